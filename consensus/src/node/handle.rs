@@ -286,6 +286,11 @@ impl ConsensusHandle {
 
     async fn remove_voter_here(&self, id: NodeId) -> Result<CallReply, ConsensusError> {
         let _one_at_a_time = self.inner.membership_change.lock().await;
+        if !self.members().1.contains(&id) {
+            return Err(ConsensusError::Membership(format!(
+                "node {id} is not a voter"
+            )));
+        }
         let changed = self
             .raft()
             .change_membership(ChangeMembers::RemoveVoters(BTreeSet::from([id])), false)
