@@ -88,6 +88,36 @@ impl Command {
     pub const MAX_KEY_LEN: usize = 256;
     /// Largest value of the key/value space.
     pub const MAX_VALUE_LEN: usize = 64 * 1024;
+
+    /// Checks what can be checked without the state. The state machine runs
+    /// this again on apply; callers run it first so that invalid input never
+    /// reaches the log.
+    pub fn check(&self) -> Result<(), Rejection> {
+        match self {
+            Command::Noop => Ok(()),
+            Command::Put { key, value } => {
+                check_key(key)?;
+                if value.len() > Command::MAX_VALUE_LEN {
+                    return Err(Rejection::ValueTooLarge {
+                        len: value.len(),
+                        max: Command::MAX_VALUE_LEN,
+                    });
+                }
+                Ok(())
+            }
+            Command::Delete { key } => check_key(key),
+        }
+    }
+}
+
+fn check_key(key: &str) -> Result<(), Rejection> {
+    if key.is_empty() || key.len() > Command::MAX_KEY_LEN {
+        return Err(Rejection::BadKey {
+            len: key.len(),
+            max: Command::MAX_KEY_LEN,
+        });
+    }
+    Ok(())
 }
 
 /// What a successfully applied command answers.

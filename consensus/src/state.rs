@@ -76,25 +76,16 @@ impl State {
     }
 
     fn execute(&mut self, command: &Command) -> Outcome {
+        command.check()?;
         match command {
             Command::Noop => Ok(Response::Done),
             Command::Put { key, value } => {
-                check_key(key)?;
-                if value.len() > Command::MAX_VALUE_LEN {
-                    return Err(Rejection::ValueTooLarge {
-                        len: value.len(),
-                        max: Command::MAX_VALUE_LEN,
-                    });
-                }
                 let previous = self.kv.insert(key.clone(), value.clone());
                 Ok(Response::Put { previous })
             }
-            Command::Delete { key } => {
-                check_key(key)?;
-                Ok(Response::Deleted {
-                    existed: self.kv.remove(key).is_some(),
-                })
-            }
+            Command::Delete { key } => Ok(Response::Deleted {
+                existed: self.kv.remove(key).is_some(),
+            }),
         }
     }
 
@@ -108,16 +99,6 @@ impl State {
             }
         }
     }
-}
-
-fn check_key(key: &str) -> Result<(), Rejection> {
-    if key.is_empty() || key.len() > Command::MAX_KEY_LEN {
-        return Err(Rejection::BadKey {
-            len: key.len(),
-            max: Command::MAX_KEY_LEN,
-        });
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -1,1 +1,156 @@
-fn main() {}
+//! `cortex`: the daemon, the one-machine dev cluster, and the CLI.
+//!
+//! Exit codes: 0 success, 1 runtime failure, 64 bad configuration (as
+//! linkerd2-proxy does, so an orchestrator can tell a typo from a crash).
+
+mod api;
+mod auth;
+mod cli;
+mod client;
+mod config;
+mod dev;
+mod logging;
+mod server;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use reqwest::Method;
+use serde_json::json;
+
+use crate::auth::{AdminToken, TokenSource};
+use crate::cli::{Cli, ClusterCommand, Command, DaemonArgs, KvCommand};
+use crate::client::{render_status, ApiClient, Body};
+use crate::config::VoterConfig;
+
+/// Exit code for a configuration error (EX_USAGE).
+const EXIT_CONFIG: u8 = 64;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Daemon(args) => return run_daemon(args).await,
+        Command::Dev(args) => {
+            logging::init(args.log_format);
+            dev::run(args).await
+        }
+        Command::Cluster(command) => cluster(command).await,
+        Command::Kv(command) => kv(command).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("cortex: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run_daemon(args: DaemonArgs) -> ExitCode {
+    let config = match VoterConfig::from_args(&args) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("cortex daemon: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    logging::init(args.log_format);
+    let default_token = config.data_dir.join("admin-token");
+    let token = match AdminToken::load(config.admin_token_file.as_deref(), &default_token) {
+        Ok((token, source)) => {
+            match source {
+                TokenSource::Env => tracing::info!("admin token from CORTEX_ADMIN_TOKEN"),
+                TokenSource::File(path) => {
+                    tracing::info!(file = %path.display(), "admin token from file")
+                }
+                TokenSource::Generated(path) => {
+                    tracing::warn!(file = %path.display(), "no admin token given; generated one")
+                }
+            }
+            token
+        }
+        Err(e) => {
+            eprintln!("cortex daemon: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let voter = match server::start_voter(&config, token).await {
+        Ok(voter) => voter,
+        Err(e) => {
+            eprintln!("cortex daemon: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    server::shutdown_signal().await;
+    tracing::info!("shutting down");
+    voter.shutdown().await;
+    ExitCode::SUCCESS
+}
+
+async fn cluster(command: ClusterCommand) -> anyhow::Result<()> {
+    match command {
+        ClusterCommand::Status { api, json } => {
+            let client = ApiClient::from_args(&api)?;
+            if json {
+                let value = client.send(Method::GET, "/v1/cluster", None).await?;
+                println!("{}", serde_json::to_string_pretty(&value)?);
+            } else {
+                print!("{}", render_status(&client.cluster_status().await?));
+            }
+        }
+        ClusterCommand::AddVoter { api, id, raft_addr } => {
+            let client = ApiClient::from_args(&api)?;
+            let body = json!({ "id": id, "raft_addr": raft_addr });
+            let answer = client
+                .send(Method::POST, "/v1/cluster/members", Some(Body::Json(body)))
+                .await?;
+            println!(
+                "node {id} is a voter (membership at index {})",
+                answer["index"]
+            );
+        }
+        ClusterCommand::RemoveVoter { api, id } => {
+            let client = ApiClient::from_args(&api)?;
+            let path = format!("/v1/cluster/members/{id}");
+            let answer = client.send(Method::DELETE, &path, None).await?;
+            println!(
+                "node {id} removed (membership at index {})",
+                answer["index"]
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn kv(command: KvCommand) -> anyhow::Result<()> {
+    match command {
+        KvCommand::Put { api, key, value } => {
+            let client = ApiClient::from_args(&api)?;
+            let path = format!("/v1/kv/{}", encode_path(&key));
+            let answer = client
+                .send(Method::PUT, &path, Some(Body::Text(value)))
+                .await?;
+            println!("committed at index {}", answer["index"]);
+        }
+        KvCommand::Get { api, key } => {
+            let client = ApiClient::from_args(&api)?;
+            let path = format!("/v1/kv/{}", encode_path(&key));
+            let answer = client.send(Method::GET, &path, None).await?;
+            println!("{}", answer["value"].as_str().unwrap_or_default());
+        }
+    }
+    Ok(())
+}
+
+/// Percent-encodes a key for use as one path segment.
+fn encode_path(key: &str) -> String {
+    key.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

@@ -3,8 +3,8 @@
 //! A node whose log is empty either founds the cluster or waits to be caught
 //! up by an existing leader. It founds only on positive evidence that the
 //! cluster does not exist yet: a majority of the peer list (itself included)
-//! answered that they are pristine, and nobody answered that they already
-//! belong to a cluster. Several nodes founding at once is safe because they
+//! answered that they are pristine, nobody answered that they already belong
+//! to a cluster, and no pristine node that answered has a lower id. Several nodes founding at once is safe because they
 //! all propose the identical membership from the identical peer list
 //! (openraft's `initialize` contract).
 //!
@@ -87,7 +87,9 @@ async fn survey(handle: &ConsensusHandle, peers: &BTreeMap<NodeId, NodeAddr>) ->
             _ => {}
         }
     }
-    if pristine.len() * 2 > peers.len() {
+    // Only the lowest pristine id founds, so the usual start has one founder;
+    // any node can still found if lower ones are down.
+    if pristine.len() * 2 > peers.len() && pristine.first() == Some(&handle.id()) {
         Survey::MajorityPristine
     } else {
         Survey::Undecided {

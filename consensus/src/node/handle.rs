@@ -112,6 +112,7 @@ impl ConsensusHandle {
         id: RequestId,
         command: Command,
     ) -> Result<Written, ConsensusError> {
+        command.check()?;
         match self.call(ClientCall::Write { id, command }).await? {
             CallReply::Written { index, outcome } => Ok(Written {
                 index,

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use openraft::ServerState;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::ConsensusHandle;
 use crate::transport::proto::cluster_client::ClusterClient;
@@ -16,7 +16,7 @@ use crate::types::NodeId;
 const PROBE_TIMEOUT: Duration = Duration::from_millis(700);
 
 /// One node's own view of itself.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NodeStatus {
     /// Its id.
     pub id: NodeId,
@@ -37,7 +37,7 @@ pub struct NodeStatus {
 }
 
 /// The voters and learners of the current membership.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Membership {
     /// Voting members.
     pub voters: BTreeSet<NodeId>,
@@ -46,7 +46,7 @@ pub struct Membership {
 }
 
 /// One member as seen from the node answering.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MemberStatus {
     /// Its id.
     pub id: NodeId,
@@ -67,7 +67,7 @@ pub struct MemberStatus {
 }
 
 /// The whole cluster as seen from one node (`GET /v1/cluster`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ClusterStatus {
     /// The node answering.
     pub node_id: NodeId,

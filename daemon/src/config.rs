@@ -1,0 +1,194 @@
+//! Turns command-line flags into a validated voter configuration, before
+//! any port is bound or file written, so a mistake is reported in one line.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use cortex_consensus::node::Tuning;
+use cortex_consensus::{NodeAddr, NodeId};
+
+use crate::cli::DaemonArgs;
+
+/// A configuration mistake, reported to the user before starting.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// --node-id is 0 (reserved for "no node").
+    #[error("--node-id must be 1 or more")]
+    ZeroNodeId,
+    /// An address flag does not parse.
+    #[error("{flag}: {value:?} is not an IP:PORT address")]
+    BadSocketAddr {
+        /// The flag.
+        flag: &'static str,
+        /// What was given.
+        value: String,
+    },
+    /// A --peers entry does not parse.
+    #[error("--peers: entry {entry:?} is not ID=HOST:PORT ({reason})")]
+    BadPeer {
+        /// The entry.
+        entry: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The same id appears twice in --peers.
+    #[error("--peers: node id {0} appears more than once")]
+    DuplicatePeer(NodeId),
+    /// This node is not in --peers.
+    #[error("--peers must include this node (--node-id {0})")]
+    SelfNotInPeers(NodeId),
+    /// --snapshot-every is too small to be useful.
+    #[error("--snapshot-every must be at least 10, got {0}")]
+    SnapshotTooOften(u64),
+    /// The data directory cannot be created or written.
+    #[error("--data-dir {path}: {reason}")]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// The I/O error.
+        reason: String,
+    },
+}
+
+/// Everything a voter needs, validated.
+#[derive(Debug, Clone)]
+pub struct VoterConfig {
+    /// This node's id.
+    pub node_id: NodeId,
+    /// Raft/gRPC listen address.
+    pub listen: SocketAddr,
+    /// Admin API listen address.
+    pub api_addr: SocketAddr,
+    /// The initial voters.
+    pub peers: BTreeMap<NodeId, NodeAddr>,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Explicit admin token file, if any.
+    pub admin_token_file: Option<PathBuf>,
+    /// Raft timing and compaction.
+    pub tuning: Tuning,
+}
+
+impl VoterConfig {
+    /// Validates `args`; creates the data directory if missing.
+    pub fn from_args(args: &DaemonArgs) -> Result<Self, ConfigError> {
+        if args.node_id == 0 {
+            return Err(ConfigError::ZeroNodeId);
+        }
+        let listen = socket_addr("--listen", &args.listen)?;
+        let api_addr = socket_addr("--api-addr", &args.api_addr)?;
+        let peers = parse_peers(&args.peers)?;
+        if !peers.contains_key(&args.node_id) {
+            return Err(ConfigError::SelfNotInPeers(args.node_id));
+        }
+        if args.snapshot_every < 10 {
+            return Err(ConfigError::SnapshotTooOften(args.snapshot_every));
+        }
+        ensure_writable_dir(&args.data_dir)?;
+        Ok(VoterConfig {
+            node_id: args.node_id,
+            listen,
+            api_addr,
+            peers,
+            data_dir: args.data_dir.clone(),
+            admin_token_file: args.admin_token_file.clone(),
+            tuning: Tuning {
+                snapshot_every: args.snapshot_every,
+                keep_after_snapshot: (args.snapshot_every / 5).max(5),
+                ..Tuning::default()
+            },
+        })
+    }
+}
+
+fn socket_addr(flag: &'static str, value: &str) -> Result<SocketAddr, ConfigError> {
+    value.parse().map_err(|_| ConfigError::BadSocketAddr {
+        flag,
+        value: value.to_string(),
+    })
+}
+
+/// Parses `1=host:7710,2=host:7710,...`.
+pub fn parse_peers(value: &str) -> Result<BTreeMap<NodeId, NodeAddr>, ConfigError> {
+    let mut peers = BTreeMap::new();
+    for entry in value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let bad = |reason| ConfigError::BadPeer {
+            entry: entry.to_string(),
+            reason,
+        };
+        let (id, addr) = entry.split_once('=').ok_or_else(|| bad("missing '='"))?;
+        let id: NodeId = id.trim().parse().map_err(|_| bad("id is not a number"))?;
+        if id == 0 {
+            return Err(bad("id 0 is reserved"));
+        }
+        let (host, port) = addr
+            .rsplit_once(':')
+            .ok_or_else(|| bad("missing ':PORT'"))?;
+        if host.is_empty() {
+            return Err(bad("empty host"));
+        }
+        if port.parse::<u16>().map_or(true, |p| p == 0) {
+            return Err(bad("port is not 1-65535"));
+        }
+        let node = NodeAddr {
+            raft_addr: addr.to_string(),
+        };
+        if peers.insert(id, node).is_some() {
+            return Err(ConfigError::DuplicatePeer(id));
+        }
+    }
+    if peers.is_empty() {
+        return Err(ConfigError::BadPeer {
+            entry: value.to_string(),
+            reason: "no peers given",
+        });
+    }
+    Ok(peers)
+}
+
+fn ensure_writable_dir(path: &std::path::Path) -> Result<(), ConfigError> {
+    let fail = |e: std::io::Error| ConfigError::DataDir {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
+    std::fs::create_dir_all(path).map_err(fail)?;
+    let probe = path.join(".write-probe");
+    std::fs::write(&probe, b"").map_err(fail)?;
+    std::fs::remove_file(&probe).map_err(fail)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_peer_list() {
+        let peers = parse_peers("1=127.0.0.1:7710, 2=cortex-1.cortex:7710,3=[::1]:7712").unwrap();
+        assert_eq!(peers.len(), 3);
+        assert_eq!(peers[&2].raft_addr, "cortex-1.cortex:7710");
+        assert_eq!(peers[&3].raft_addr, "[::1]:7712");
+    }
+
+    #[test]
+    fn rejects_bad_peer_lists_with_the_reason() {
+        let cases = [
+            ("1127.0.0.1:7710", "missing '='"),
+            ("x=127.0.0.1:7710", "id is not a number"),
+            ("0=127.0.0.1:7710", "id 0 is reserved"),
+            ("1=127.0.0.1", "missing ':PORT'"),
+            ("1=:7710", "empty host"),
+            ("1=h:99999", "port is not 1-65535"),
+            ("", "no peers given"),
+        ];
+        for (input, reason) in cases {
+            let error = parse_peers(input).unwrap_err().to_string();
+            assert!(error.contains(reason), "{input:?}: {error}");
+        }
+        assert!(matches!(
+            parse_peers("1=a:1,1=b:2"),
+            Err(ConfigError::DuplicatePeer(1))
+        ));
+    }
+}

@@ -1,0 +1,117 @@
+//! `cortex dev`: a complete cluster on one machine, with no external
+//! services: three voters in this process on loopback, each with its own
+//! sled directory under the dev data dir, sharing one admin token.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::Context;
+use cortex_consensus::node::Tuning;
+use cortex_consensus::NodeAddr;
+
+use crate::auth::{AdminToken, TokenSource};
+use crate::cli::DevArgs;
+use crate::client::render_status;
+use crate::config::VoterConfig;
+use crate::server::{shutdown_signal, start_voter, RunningVoter};
+
+const VOTERS: u64 = 3;
+/// How long the cluster may take to elect its first leader before we give up.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Runs the dev cluster until Ctrl-C.
+pub async fn run(args: DevArgs) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating {}", args.data_dir.display()))?;
+    let token_file = args.data_dir.join("admin-token");
+    let (token, source) = AdminToken::load(None, &token_file)?;
+
+    let configs = voter_configs(&args)?;
+    let mut voters = Vec::new();
+    for config in &configs {
+        voters.push(start_voter(config, token.clone()).await?);
+    }
+    println!(
+        "cortex dev: {VOTERS} voters on loopback, data in {}",
+        args.data_dir.display()
+    );
+    for (config, voter) in configs.iter().zip(&voters) {
+        println!(
+            "  node {}  api http://{}  raft {}",
+            config.node_id, voter.api_addr, config.listen
+        );
+    }
+    match source {
+        TokenSource::Env => println!("  admin token: from CORTEX_ADMIN_TOKEN"),
+        TokenSource::File(path) | TokenSource::Generated(path) => {
+            println!(
+                "  admin token: in {} (the CLI reads it from there)",
+                path.display()
+            )
+        }
+    }
+
+    wait_until_ready(&voters).await?;
+    println!(
+        "\n{}",
+        render_status(&voters[0].consensus().cluster_status().await)
+    );
+    println!("Try: cortex cluster status | cortex kv put hello world | cortex kv get hello");
+    println!(
+        "Ctrl-C stops the cluster; its state stays in {}.",
+        args.data_dir.display()
+    );
+
+    shutdown_signal().await;
+    println!("stopping...");
+    for voter in voters {
+        voter.shutdown().await;
+    }
+    Ok(())
+}
+
+fn voter_configs(args: &DevArgs) -> anyhow::Result<Vec<VoterConfig>> {
+    let port = |base: u16, id: u64| -> anyhow::Result<u16> {
+        base.checked_add(id as u16 - 1)
+            .context("port out of range; choose a lower --api-port/--raft-port")
+    };
+    let mut peers = BTreeMap::new();
+    for id in 1..=VOTERS {
+        peers.insert(
+            id,
+            NodeAddr {
+                raft_addr: format!("127.0.0.1:{}", port(args.raft_port, id)?),
+            },
+        );
+    }
+    (1..=VOTERS)
+        .map(|id| {
+            Ok(VoterConfig {
+                node_id: id,
+                listen: format!("127.0.0.1:{}", port(args.raft_port, id)?).parse()?,
+                api_addr: format!("127.0.0.1:{}", port(args.api_port, id)?).parse()?,
+                peers: peers.clone(),
+                data_dir: args.data_dir.join(format!("node-{id}")),
+                admin_token_file: None,
+                tuning: Tuning::default(),
+            })
+        })
+        .collect()
+}
+
+async fn wait_until_ready(voters: &[RunningVoter]) -> anyhow::Result<()> {
+    let start = tokio::time::Instant::now();
+    loop {
+        let mut ready = true;
+        for voter in voters {
+            ready &= voter.consensus().is_ready().await;
+        }
+        if ready {
+            return Ok(());
+        }
+        if start.elapsed() > READY_TIMEOUT {
+            anyhow::bail!("the dev cluster elected no leader within {READY_TIMEOUT:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
