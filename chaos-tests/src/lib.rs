@@ -16,7 +16,9 @@
 //! Every child process is SIGKILLed and reaped when its cluster is dropped, and
 //! the tail of every node's log is printed when that happens during a panic.
 //! Set `CORTEX_CHAOS_KEEP=1` to keep the cluster's directory (logs and data)
-//! after the test.
+//! after the test, and `CORTEX_CHAOS_RUST_LOG` to change the daemons'
+//! `RUST_LOG` (default `info`). Other inherited `CORTEX_*` variables are not
+//! passed to the daemons, so a developer's shell cannot change a test.
 
 mod api;
 mod cluster;

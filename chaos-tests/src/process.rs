@@ -11,8 +11,10 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::Duration;
 
 use anyhow::{bail, Context};
+use nix::errno::Errno;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
@@ -95,8 +97,7 @@ impl DaemonProcess {
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);
-        let child = command
-            .spawn()
+        let child = spawn(&mut command)
             .with_context(|| format!("spawning node {} from {}", self.id, self.binary.display()))?;
         self.child = Some(child);
         self.paused = false;
@@ -233,6 +234,22 @@ impl Drop for DaemonProcess {
         if let Some(mut child) = self.child.take() {
             // SIGKILL also ends a stopped process; the wait reaps it.
             let _ = reap(&mut child);
+        }
+    }
+}
+
+/// Spawns `command`, retrying briefly while the binary is "text file busy":
+/// a freshly written executable stays busy while a child forked by another
+/// thread still holds the writer's file descriptor.
+fn spawn(command: &mut Command) -> io::Result<Child> {
+    let mut attempts = 0;
+    loop {
+        match command.spawn() {
+            Err(error) if error.raw_os_error() == Some(Errno::ETXTBSY as i32) && attempts < 100 => {
+                attempts += 1;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            result => return result,
         }
     }
 }

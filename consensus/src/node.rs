@@ -4,6 +4,7 @@
 
 mod bootstrap;
 mod handle;
+mod recovery;
 mod status;
 
 use std::collections::BTreeMap;
@@ -129,8 +130,15 @@ impl Node {
         let raft = Raft::new(options.id, config, network, log_store, state_machine)
             .await
             .map_err(|e| ConsensusError::Stopped(e.to_string()))?;
-        let handle =
-            ConsensusHandle::new(raft, reader, channels, options.id, options.api_addr.clone());
+        let recovery = recovery::RecoveryGate::load(&options.data_dir);
+        let handle = ConsensusHandle::new(
+            raft,
+            reader,
+            channels,
+            options.id,
+            options.api_addr.clone(),
+            recovery,
+        );
 
         let (stop, stopped) = watch::channel(false);
         let server = serve(handle.clone(), listener, stopped.clone());

@@ -31,6 +31,33 @@ pub enum Command {
     /// Read and write the diagnostic key/value space (smoke tests, benchmarks).
     #[command(subcommand)]
     Kv(KvCommand),
+    /// Measure a running cluster (prints figures, asserts nothing).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+/// `cortex bench ...`
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Replicated writes through the admin API: throughput and latency percentiles.
+    Write(BenchWriteArgs),
+}
+
+/// Flags of `cortex bench write`.
+#[derive(Debug, Clone, Args)]
+pub struct BenchWriteArgs {
+    #[command(flatten)]
+    /// Which daemon to call.
+    pub api: ApiArgs,
+    /// Number of writes.
+    #[arg(long, default_value_t = 2000)]
+    pub count: u64,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 1)]
+    pub concurrency: usize,
+    /// Bytes per value.
+    #[arg(long, default_value_t = 100)]
+    pub value_size: usize,
 }
 
 /// Log output format.

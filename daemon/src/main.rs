@@ -5,6 +5,7 @@
 
 mod api;
 mod auth;
+mod bench;
 mod cli;
 mod client;
 mod config;
@@ -19,7 +20,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::auth::{AdminToken, TokenSource};
-use crate::cli::{Cli, ClusterCommand, Command, DaemonArgs, KvCommand};
+use crate::cli::{BenchCommand, Cli, ClusterCommand, Command, DaemonArgs, KvCommand};
 use crate::client::{render_status, ApiClient, Body};
 use crate::config::VoterConfig;
 
@@ -37,6 +38,7 @@ async fn main() -> ExitCode {
         }
         Command::Cluster(command) => cluster(command).await,
         Command::Kv(command) => kv(command).await,
+        Command::Bench(BenchCommand::Write(args)) => bench::write(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

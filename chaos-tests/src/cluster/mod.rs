@@ -13,7 +13,6 @@ use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
 
 use anyhow::{bail, Context};
 use tempfile::TempDir;
@@ -21,7 +20,6 @@ use tempfile::TempDir;
 use crate::api::{http_client, AdminClient};
 use crate::ports::free_ports;
 use crate::process::DaemonProcess;
-use crate::wait::{wait_until, Check};
 
 /// Environment variable that keeps the cluster directory after the test.
 const KEEP_ENV: &str = "CORTEX_CHAOS_KEEP";
@@ -44,7 +42,7 @@ struct Node {
 ///
 /// Methods taking a node id panic when the id is not a member: that is a bug
 /// in the test, not a cluster failure. On drop every process is SIGKILLed and
-/// reaped; if the thread is panicking the tail of every log is printed first.
+/// reaped, then, if the thread is panicking, the tail of every log is printed.
 pub struct ProcessCluster {
     /// Members by id. Declared before `dir` so processes die before their
     /// directory is removed.
@@ -259,90 +257,6 @@ impl ProcessCluster {
         Ok(())
     }
 
-    /// Waits until every live node answers `GET /readyz` with 200.
-    pub async fn wait_ready(&self, timeout: Duration) -> anyhow::Result<()> {
-        let this = self;
-        wait_until(timeout, "every live node to be ready", move || async move {
-            if let Err(crash) = this.check_no_crash() {
-                return Check::Abort(crash);
-            }
-            let mut not_ready = Vec::new();
-            for id in this.live_ids() {
-                match this.api(id).readyz().await {
-                    Ok(readiness) if readiness.ready => {}
-                    Ok(readiness) => not_ready.push(format!("node {id}: 503 {}", readiness.body)),
-                    Err(error) => not_ready.push(format!("node {id}: {error}")),
-                }
-            }
-            match not_ready.is_empty() {
-                true => Check::Done(()),
-                false => Check::Retry(not_ready.join("; ")),
-            }
-        })
-        .await
-    }
-
-    /// The leader node `via` believes in, or `None` if it names none or does
-    /// not answer.
-    pub async fn leader(&self, via: u64) -> Option<u64> {
-        self.api(via).cluster().await.ok()?.leader
-    }
-
-    /// Waits until every live node names the same leader, that leader is live
-    /// and is not in `excluding` (pass the old leader to wait for a new one).
-    pub async fn wait_leader(&self, timeout: Duration, excluding: &[u64]) -> anyhow::Result<u64> {
-        let this = self;
-        let why = format!("all live nodes to agree on a leader not in {excluding:?}");
-        wait_until(timeout, &why, move || async move {
-            if let Err(crash) = this.check_no_crash() {
-                return Check::Abort(crash);
-            }
-            let live = this.live_ids();
-            let mut views = BTreeMap::new();
-            for &id in &live {
-                match this.api(id).cluster().await {
-                    Ok(status) => views.insert(id, status.leader),
-                    Err(error) => return Check::Retry(format!("node {id}: {error}")),
-                };
-            }
-            let mut named = views.values().copied();
-            match named.next().flatten() {
-                Some(leader)
-                    if named.all(|other| other == Some(leader))
-                        && live.contains(&leader)
-                        && !excluding.contains(&leader) =>
-                {
-                    Check::Done(leader)
-                }
-                _ => Check::Retry(format!("leader by node: {views:?}")),
-            }
-        })
-        .await
-    }
-
-    /// Waits until node `id` reports `last_applied >= index`; returns what it
-    /// reported.
-    pub async fn wait_applied(
-        &self,
-        id: u64,
-        index: u64,
-        timeout: Duration,
-    ) -> anyhow::Result<u64> {
-        let this = self;
-        let why = format!("node {id} to apply log index {index}");
-        wait_until(timeout, &why, move || async move {
-            if let Err(crash) = this.check_no_crash() {
-                return Check::Abort(crash);
-            }
-            match this.api(id).cluster().await {
-                Ok(status) if status.last_applied >= index => Check::Done(status.last_applied),
-                Ok(status) => Check::Retry(format!("last_applied {}", status.last_applied)),
-                Err(error) => Check::Retry(error.to_string()),
-            }
-        })
-        .await
-    }
-
     fn node(&self, id: u64) -> &Node {
         self.nodes.get(&id).unwrap_or_else(|| {
             panic!(
@@ -390,3 +304,4 @@ fn random_token() -> anyhow::Result<String> {
 
 #[cfg(test)]
 mod tests;
+mod waits;

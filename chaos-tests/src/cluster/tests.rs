@@ -3,6 +3,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::sys::signal::kill;
@@ -71,8 +72,8 @@ fn faults_restart_and_wipe_act_on_the_right_process() {
     );
     cluster.restart(3).expect("restart after wipe");
 
-    wait_for_log(&cluster, 1, "start #2");
-    let log = cluster.log_tail(1, 10);
+    // What the second run of node 1 printed, once it has printed it all.
+    let log = wait_for_log(&cluster, 1, "start #2");
     let peers = format!(
         "--peers 1={},2={},3={}",
         cluster.raft_addr(1),
@@ -112,14 +113,21 @@ async fn a_daemon_that_exits_fails_the_wait_at_once_with_its_log() {
     assert!(message.contains("bad flag --frobnicate"), "{message}");
 }
 
-/// Polls the log file until `needle` shows up (the script writes it at once).
-fn wait_for_log(cluster: &ProcessCluster, id: u64, needle: &str) {
+/// Polls node `id`'s log until the stand-in printed its token after `marker`,
+/// and returns what follows the marker.
+fn wait_for_log(cluster: &ProcessCluster, id: u64, marker: &str) -> String {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !cluster.log_tail(id, 20).contains(needle) {
+    loop {
+        let log = cluster.log_tail(id, 20);
+        if let Some((_, after)) = log.split_once(marker) {
+            if after.contains("token: ") {
+                return after.to_owned();
+            }
+        }
         assert!(
             std::time::Instant::now() < deadline,
-            "{needle:?} never logged"
+            "{marker:?} run never logged: {log}"
         );
-        std::thread::yield_now();
+        std::thread::sleep(Duration::from_millis(5));
     }
 }

@@ -10,7 +10,8 @@
 //!
 //! A node whose data directory was wiped finds initialised peers, so it does
 //! not found a second cluster: the leader, which still lists it as a member,
-//! sends it a snapshot and the log since.
+//! sends it a snapshot and the log since. Until it has caught up it does not
+//! vote (`recovery.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -33,7 +34,8 @@ pub(super) async fn form_or_join(
             return;
         }
         match survey(&handle, &peers).await {
-            Survey::ClusterExists => {
+            Survey::ClusterExists { last_log_index } => {
+                handle.begin_recovery(last_log_index);
                 tracing::info!(
                     "peers already form a cluster; waiting for the leader to catch this node up"
                 );
@@ -65,9 +67,14 @@ pub(super) async fn form_or_join(
 }
 
 enum Survey {
-    ClusterExists,
+    /// Peers belong to a cluster; the highest log index any of them reported.
+    ClusterExists {
+        last_log_index: u64,
+    },
     MajorityPristine,
-    Undecided { answered: usize },
+    Undecided {
+        answered: usize,
+    },
 }
 
 async fn survey(handle: &ConsensusHandle, peers: &BTreeMap<NodeId, NodeAddr>) -> Survey {
@@ -77,9 +84,17 @@ async fn survey(handle: &ConsensusHandle, peers: &BTreeMap<NodeId, NodeAddr>) ->
     )
     .await;
     let mut pristine: BTreeSet<NodeId> = BTreeSet::from([handle.id()]);
+    let cluster_log = answers
+        .iter()
+        .filter_map(|(_, answer)| answer.as_ref())
+        .filter(|status| status.initialized)
+        .map(|status| status.last_log_index.unwrap_or(0))
+        .max();
+    if let Some(last_log_index) = cluster_log {
+        return Survey::ClusterExists { last_log_index };
+    }
     for (id, answer) in answers {
         match answer {
-            Some(status) if status.initialized => return Survey::ClusterExists,
             Some(status) if status.id == id => {
                 pristine.insert(id);
             }

@@ -25,6 +25,8 @@ use crate::transport::proto::Payload;
 use crate::transport::{Channels, MAX_MESSAGE_BYTES};
 use crate::types::{NodeAddr, NodeId, Raft};
 
+use super::recovery::RecoveryGate;
+
 /// How long a call keeps retrying before it reports `Unavailable`.
 const CALL_DEADLINE: Duration = Duration::from_secs(10);
 /// Time allowed for one forwarded call (writes wait for a quorum fsync).
@@ -51,6 +53,8 @@ struct Inner {
     channels: Channels,
     id: NodeId,
     api_addr: String,
+    /// Closed while this node catches up after losing its disk.
+    recovery: RecoveryGate,
     /// One membership change at a time from this node (openraft refuses
     /// overlapping ones; queueing them here gives callers a clean answer).
     membership_change: Mutex<()>,
@@ -63,6 +67,7 @@ impl ConsensusHandle {
         channels: Channels,
         id: NodeId,
         api_addr: String,
+        recovery: RecoveryGate,
     ) -> Self {
         ConsensusHandle {
             inner: std::sync::Arc::new(Inner {
@@ -71,6 +76,7 @@ impl ConsensusHandle {
                 channels,
                 id,
                 api_addr,
+                recovery,
                 membership_change: Mutex::new(()),
             }),
         }
@@ -97,6 +103,19 @@ impl ConsensusHandle {
 
     pub(super) fn api_addr(&self) -> &str {
         &self.inner.api_addr
+    }
+
+    /// False while this node is catching up after losing its disk; it must
+    /// not vote then (see `recovery.rs`).
+    pub fn may_vote(&self) -> bool {
+        let last_log_index = self.raft().metrics().borrow().last_log_index;
+        self.inner.recovery.may_vote(last_log_index)
+    }
+
+    pub(super) fn begin_recovery(&self, until: u64) {
+        if let Err(e) = self.inner.recovery.begin(until) {
+            tracing::error!(error = %e, "cannot record the recovery target");
+        }
     }
 
     /// Replicates `command` and returns the state machine's answer. A

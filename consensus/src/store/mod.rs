@@ -5,7 +5,11 @@
 //! trees, so one `flush` makes a node's whole disk state durable.
 
 pub mod codec;
+// openraft's storage traits return its (large) `StorageError`; the helpers
+// return the same type so errors pass through with `?` unchanged.
+#[allow(clippy::result_large_err)]
 pub mod log;
+#[allow(clippy::result_large_err)]
 pub mod state_machine;
 
 use std::path::Path;

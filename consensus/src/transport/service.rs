@@ -14,6 +14,7 @@ use crate::types::Raft;
 /// Serves the Raft protocol to peers.
 pub struct RaftService {
     raft: Raft,
+    handle: ConsensusHandle,
 }
 
 /// Serves forwarded client calls and status probes.
@@ -30,6 +31,7 @@ pub fn services(
 ) {
     let raft = RaftInternalServer::new(RaftService {
         raft: handle.raft().clone(),
+        handle: handle.clone(),
     })
     .max_decoding_message_size(MAX_MESSAGE_BYTES)
     .max_encoding_message_size(MAX_MESSAGE_BYTES);
@@ -60,6 +62,12 @@ impl RaftInternal for RaftService {
     #[tracing::instrument(level = "trace", skip_all)]
     async fn vote(&self, request: Request<Payload>) -> Result<Response<Payload>, Status> {
         let rpc = decode_request(request)?;
+        if !self.handle.may_vote() {
+            // Answering nothing is what a down node does: always safe.
+            return Err(Status::unavailable(
+                "catching up after data loss; not voting yet",
+            ));
+        }
         encode_reply(&self.raft.vote(rpc).await)
     }
 
