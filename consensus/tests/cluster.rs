@@ -262,3 +262,43 @@ async fn voters_can_be_added_and_removed() {
     );
     cluster.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_on_grpc_is_refused_and_the_node_keeps_serving() {
+    use cortex_consensus::transport::proto::cluster_client::ClusterClient;
+    use cortex_consensus::transport::proto::raft_internal_client::RaftInternalClient;
+    use cortex_consensus::transport::proto::Payload;
+
+    let cluster = TestCluster::start(3, Tuning::default()).await;
+    let leader = cluster.wait_leader(&[]).await;
+    let addr = format!("http://{}", cluster.peers[&leader].raft_addr);
+    let channel = tonic::transport::Endpoint::from_shared(addr)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let garbage = || Payload {
+        data: vec![0xff; 64],
+    };
+    let mut raft = RaftInternalClient::new(channel.clone());
+    for status in [
+        raft.append_entries(garbage()).await.unwrap_err(),
+        raft.vote(garbage()).await.unwrap_err(),
+        raft.install_snapshot(garbage()).await.unwrap_err(),
+        ClusterClient::new(channel)
+            .call(garbage())
+            .await
+            .unwrap_err(),
+    ] {
+        assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+        assert!(status.message().contains("malformed"), "{status:?}");
+    }
+    // Still the same leader, still committing.
+    cluster
+        .handle(leader)
+        .write(put("after", "garbage"))
+        .await
+        .unwrap();
+    assert_eq!(cluster.wait_leader(&[]).await, leader);
+    cluster.shutdown().await;
+}
