@@ -5,7 +5,14 @@
 //! its own clock while applying) and the client's [`RequestId`], so a command
 //! retried after a lost reply or a leader change is applied once.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
+
+use crate::plan::{MasterRole, PlanErrors, RunSpec, TaskId};
+use crate::run::{AttemptReport, Resolution, RunError, RunId};
+use crate::state::leases::{Fence, Lease, LeaseError};
+use crate::types::NodeId;
 
 /// Milliseconds since the Unix epoch as stamped by the leader that proposed an
 /// entry. The state machine only ever moves its clock forward
@@ -64,9 +71,148 @@ pub struct Request {
     pub command: Command,
 }
 
-/// A state change. Later issues add the run, ledger and lease commands here.
+/// A state change.
+///
+/// Commands an actor issues on behalf of a master-role lease carry its
+/// [`Fence`]; reports about an attempt carry the attempt number. Both are
+/// checked by `apply`, so a stale actor changes nothing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
+    /// Starts a run (validated again on apply).
+    SubmitRun {
+        /// Its id.
+        run: RunId,
+        /// The validated plan.
+        spec: RunSpec,
+    },
+    /// Cancels a run (through the API).
+    CancelRun {
+        /// The run.
+        run: RunId,
+        /// Why, for the record.
+        reason: String,
+    },
+    /// Approves a task that requires approval (through the API).
+    ApproveTask {
+        /// The run.
+        run: RunId,
+        /// The task.
+        task: TaskId,
+    },
+    /// Resolves an escalation (through the API).
+    ResolveEscalation {
+        /// The run.
+        run: RunId,
+        /// The escalation's id.
+        escalation: String,
+        /// What to do.
+        resolution: Resolution,
+    },
+    /// A node announces itself (again after a restart).
+    RegisterNode {
+        /// Its name.
+        name: String,
+        /// Placement labels.
+        labels: BTreeMap<String, String>,
+        /// Concurrent attempts it accepts.
+        capacity: u32,
+        /// Its Raft id if it is a voter.
+        voter: Option<NodeId>,
+    },
+    /// A node is alive.
+    Heartbeat {
+        /// Its name.
+        name: String,
+    },
+    /// Takes or renews a master-role lease.
+    AcquireLease {
+        /// The role.
+        role: MasterRole,
+        /// The voter asking.
+        holder: NodeId,
+        /// How long the lease lasts without renewal.
+        ttl_ms: u64,
+    },
+    /// Gives a lease up early.
+    ReleaseLease {
+        /// The lease being released.
+        fence: Fence,
+        /// Its holder.
+        holder: NodeId,
+    },
+    /// Starts an attempt of a task on a node and reserves its budget, atomically.
+    AssignTask {
+        /// The run.
+        run: RunId,
+        /// The task.
+        task: TaskId,
+        /// The attempt number being started (current + 1).
+        attempt: u32,
+        /// The node chosen.
+        node: String,
+        /// The task's master lease.
+        fence: Fence,
+    },
+    /// A worker's report about its attempt.
+    ReportAttempt {
+        /// The run.
+        run: RunId,
+        /// The task.
+        task: TaskId,
+        /// The attempt reporting (its fencing token).
+        attempt: u32,
+        /// What happened.
+        report: AttemptReport,
+    },
+    /// Marks a silent node lost and fences its attempts (coordinator).
+    FenceNode {
+        /// The node.
+        node: String,
+        /// Silence that makes it lost.
+        timeout_ms: u64,
+        /// The coordinator lease.
+        fence: Fence,
+    },
+    /// Ends an attempt past its time limit (its master).
+    ExpireAttempt {
+        /// The run.
+        run: RunId,
+        /// The task.
+        task: TaskId,
+        /// The attempt.
+        attempt: u32,
+        /// The task's master lease.
+        fence: Fence,
+    },
+    /// Ends a run past its deadline (coordinator).
+    ExpireRun {
+        /// The run.
+        run: RunId,
+        /// The coordinator lease.
+        fence: Fence,
+    },
+    /// Records that a ready task's master cannot cover it (its master).
+    BudgetShortfall {
+        /// The run.
+        run: RunId,
+        /// The task.
+        task: TaskId,
+        /// The task's master lease.
+        fence: Fence,
+    },
+    /// Moves unused budget from one master to another (coordinator).
+    Reallocate {
+        /// The run.
+        run: RunId,
+        /// The giver.
+        from: MasterRole,
+        /// The receiver.
+        to: MasterRole,
+        /// Tokens moved.
+        amount: u64,
+        /// The coordinator lease.
+        fence: Fence,
+    },
     /// Does nothing but go through the log; used to probe and benchmark writes.
     Noop,
     /// Sets a key of the diagnostic key/value space.
@@ -94,6 +240,7 @@ impl Command {
     /// reaches the log.
     pub fn check(&self) -> Result<(), Rejection> {
         match self {
+            Command::SubmitRun { spec, .. } => spec.validate().map_err(Rejection::InvalidPlan),
             Command::Noop => Ok(()),
             Command::Put { key, value } => {
                 check_key(key)?;
@@ -106,6 +253,7 @@ impl Command {
                 Ok(())
             }
             Command::Delete { key } => check_key(key),
+            _ => Ok(()),
         }
     }
 }
@@ -135,6 +283,13 @@ pub enum Response {
         /// Whether the key existed.
         existed: bool,
     },
+    /// A lease was granted or renewed.
+    Lease(Lease),
+    /// A node was fenced; this many attempts were ended.
+    Fenced {
+        /// Attempts fenced.
+        attempts: usize,
+    },
 }
 
 /// Why the state machine refused a command. A rejected command changes
@@ -157,6 +312,45 @@ pub enum Rejection {
         /// The limit.
         max: usize,
     },
+    /// The plan does not validate.
+    #[error("{0}")]
+    InvalidPlan(PlanErrors),
+    /// No run with this id.
+    #[error("no run {0}")]
+    NoRun(RunId),
+    /// A run with this id exists.
+    #[error("run {0} exists already")]
+    RunExists(RunId),
+    /// The run refused the transition.
+    #[error(transparent)]
+    Run(RunError),
+    /// A lease refused, or a fenced command carried a stale epoch.
+    #[error(transparent)]
+    Lease(LeaseError),
+    /// A fenced command was issued for the wrong role.
+    #[error("task {task} belongs to {owner}, not {given}")]
+    WrongRole {
+        /// The task.
+        task: TaskId,
+        /// Its master.
+        owner: MasterRole,
+        /// The role presented.
+        given: MasterRole,
+    },
+    /// The node cannot take this attempt.
+    #[error("node {node} cannot take it: {why}")]
+    Placement {
+        /// The node.
+        node: String,
+        /// Why.
+        why: String,
+    },
+    /// The node has not been silent long enough to be declared lost.
+    #[error("node {0} is not silent (or unknown, or already lost)")]
+    NodeNotSilent(String),
+    /// A heartbeat from a node that never registered.
+    #[error("node {0} is not registered")]
+    UnknownNode(String),
     /// A key-value value is too large.
     #[error("value must be at most {max} bytes, got {len}")]
     ValueTooLarge {
@@ -165,6 +359,18 @@ pub enum Rejection {
         /// The limit.
         max: usize,
     },
+}
+
+impl From<RunError> for Rejection {
+    fn from(error: RunError) -> Self {
+        Rejection::Run(error)
+    }
+}
+
+impl From<LeaseError> for Rejection {
+    fn from(error: LeaseError) -> Self {
+        Rejection::Lease(error)
+    }
 }
 
 /// The result of applying one entry, as replicated and returned to the client.

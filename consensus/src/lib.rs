@@ -15,6 +15,8 @@
 pub mod command;
 pub mod error;
 pub mod node;
+pub mod plan;
+pub mod run;
 pub mod state;
 pub mod store;
 pub mod transport;

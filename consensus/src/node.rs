@@ -85,6 +85,9 @@ impl Tuning {
     }
 }
 
+/// How long in-flight gRPC calls get to finish when a node stops.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
+
 /// A running voter. Dropping it does not stop it; call [`Node::shutdown`].
 pub struct Node {
     handle: ConsensusHandle,
@@ -159,8 +162,15 @@ impl Node {
     /// handle is dropped.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
-        for task in self.tasks {
-            let _ = task.await;
+        for mut task in self.tasks {
+            // Peers keep their HTTP/2 connections open, so a graceful drain
+            // could wait on them indefinitely; give in-flight calls a moment.
+            if tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
+                .await
+                .is_err()
+            {
+                task.abort();
+            }
         }
         if let Err(e) = self.handle.raft().shutdown().await {
             tracing::warn!(error = %e, "raft shutdown");

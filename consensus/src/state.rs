@@ -9,7 +9,14 @@ use std::collections::{BTreeMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
+pub mod leases;
+pub mod nodes;
+mod runs;
+
 use crate::command::{ClusterTime, Command, Outcome, Rejection, Request, RequestId, Response};
+use crate::run::{Run, RunId};
+use leases::Leases;
+use nodes::Nodes;
 
 /// How long an applied request id is remembered, in cluster time. A client
 /// retrying within this window gets the first answer back instead of a second
@@ -28,6 +35,15 @@ pub struct State {
     /// The same keys in the order (and so the cluster time) they were applied,
     /// so expiry pops from the front instead of scanning.
     applied_order: VecDeque<(ClusterTime, RequestId)>,
+    /// Runs by id, finished ones included.
+    pub runs: BTreeMap<RunId, Run>,
+    /// Master-role leases.
+    pub leases: Leases,
+    /// Nodes that execute attempts.
+    pub nodes: Nodes,
+    /// Set by a leader change (a blank entry); the next entry's time becomes
+    /// `nodes.leader_since`.
+    leader_changed: bool,
 }
 
 impl State {
@@ -36,6 +52,9 @@ impl State {
     /// but the clock and the memory of its id.
     pub fn apply(&mut self, request: &Request) -> Outcome {
         self.time = self.time.max(request.time);
+        if std::mem::take(&mut self.leader_changed) {
+            self.nodes.leader_since = self.time;
+        }
         self.expire_applied();
 
         let id_len = request.id.0.len();
@@ -53,6 +72,12 @@ impl State {
         self.applied_order
             .push_back((self.time, request.id.clone()));
         outcome
+    }
+
+    /// Notes that a new leader took over (openraft's blank entry), so node
+    /// silence is counted from the leader's first entry.
+    pub fn note_leader_change(&mut self) {
+        self.leader_changed = true;
     }
 
     /// Cluster time as of the last applied entry.
@@ -86,6 +111,7 @@ impl State {
             Command::Delete { key } => Ok(Response::Deleted {
                 existed: self.kv.remove(key).is_some(),
             }),
+            other => self.execute_run_command(other),
         }
     }
 

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use openraft::storage::RaftStateMachine;
 use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder, StorageIOError};
 use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
 
 use super::codec::{decode, encode};
 use crate::command::{Outcome, Response};
@@ -44,13 +45,21 @@ struct StoredSnapshot {
 
 type Shared = Arc<RwLock<Arc<Machine>>>;
 
-/// Read access to the applied state for queries (the admin API).
+/// Read access to the applied state for queries (the admin API) and for
+/// the loops that react to it.
 #[derive(Clone)]
 pub struct StateReader {
     machine: Shared,
+    applied: watch::Receiver<u64>,
 }
 
 impl StateReader {
+    /// Ticks with the last applied log index after every applied batch, so
+    /// loops wake on change instead of polling.
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.applied.clone()
+    }
+
     /// Runs `read` against the current machine. Keep it short: applies wait.
     pub fn read<T>(&self, read: impl FnOnce(&Machine) -> T) -> T {
         let guard = self.machine.read().unwrap_or_else(|e| e.into_inner());
@@ -62,6 +71,7 @@ impl StateReader {
 pub struct StateMachineStore {
     machine: Shared,
     snapshots: Arc<SnapshotFiles>,
+    applied: watch::Sender<u64>,
 }
 
 /// Where snapshots are persisted; shared with snapshot builders.
@@ -126,9 +136,11 @@ impl StateMachineStore {
             }
             None => Machine::default(),
         };
+        let (applied, _) = watch::channel(machine.last_applied.map_or(0, |id| id.index));
         Ok(StateMachineStore {
             machine: Arc::new(RwLock::new(Arc::new(machine))),
             snapshots,
+            applied,
         })
     }
 
@@ -136,6 +148,7 @@ impl StateMachineStore {
     pub fn reader(&self) -> StateReader {
         StateReader {
             machine: self.machine.clone(),
+            applied: self.applied.subscribe(),
         }
     }
 
@@ -203,7 +216,10 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         for entry in entries {
             machine.last_applied = Some(entry.log_id);
             let outcome = match entry.payload {
-                EntryPayload::Blank => Ok(Response::Done),
+                EntryPayload::Blank => {
+                    machine.state.note_leader_change();
+                    Ok(Response::Done)
+                }
                 EntryPayload::Normal(request) => machine.state.apply(&request),
                 EntryPayload::Membership(membership) => {
                     machine.membership = StoredMembership::new(Some(entry.log_id), membership);
@@ -212,6 +228,9 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             };
             outcomes.push(outcome);
         }
+        let last = machine.last_applied.map_or(0, |id| id.index);
+        drop(guard);
+        self.applied.send_replace(last);
         Ok(outcomes)
     }
 
@@ -247,7 +266,9 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             .await
             .map_err(|e| StorageIOError::write_snapshot(None, &e))??;
         drop(stored);
+        let last = machine.last_applied.map_or(0, |id| id.index);
         *self.machine.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(machine);
+        self.applied.send_replace(last);
         Ok(())
     }
 
