@@ -1,6 +1,26 @@
-//! Node runtime of Cortex (not built yet).
+//! Cortex's node runtime: what every daemon runs besides Raft.
 //!
-//! This crate will own what runs on every node: registration and heartbeats,
-//! the assignment watch, executors and attempt supervision, and the
-//! master-role loops. It depends on `cortex-consensus` only; see
-//! ARCHITECTURE.md §4. It is empty until the runs and agent-runtime issues.
+//! * [`heartbeat`]: registers the node and keeps it alive in the state.
+//! * [`masters`]: takes and renews master-role leases and, for the roles
+//!   held, schedules ready tasks onto nodes (one fenced command per
+//!   assignment, which also reserves the budget) and cleans up after
+//!   overdue attempts, lost nodes and expired runs.
+//! * [`executor`]: runs the attempts assigned to this node as processes,
+//!   enforcing time limits and token caps, and reports their outcome.
+//! * [`schedule`] and [`protocol`]: the pure decisions and the worker line
+//!   protocol those loops rely on.
+//!
+//! Every loop reads the locally applied state and writes commands through
+//! the consensus handle; the state machine re-checks each command, so a
+//! loop acting on a stale view is refused rather than obeyed.
+
+pub mod executor;
+pub mod heartbeat;
+pub mod masters;
+pub mod options;
+pub mod protocol;
+pub mod runtime;
+pub mod schedule;
+
+pub use options::RuntimeOptions;
+pub use runtime::NodeRuntime;

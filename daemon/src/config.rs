@@ -5,6 +5,9 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use std::time::Duration;
+
+use cortex_agent::RuntimeOptions;
 use cortex_consensus::node::Tuning;
 use cortex_consensus::{NodeAddr, NodeId};
 
@@ -38,6 +41,21 @@ pub enum ConfigError {
     /// This node is not in --peers.
     #[error("--peers must include this node (--node-id {0})")]
     SelfNotInPeers(NodeId),
+    /// A --labels entry does not parse.
+    #[error("--labels: entry {0:?} is not KEY=VALUE")]
+    BadLabel(String),
+    /// A timing flag is out of range.
+    #[error("{flag} must be {min} to {max} ms, got {value}")]
+    OutOfRange {
+        /// The flag.
+        flag: &'static str,
+        /// What was given.
+        value: u64,
+        /// Smallest accepted.
+        min: u64,
+        /// Largest accepted.
+        max: u64,
+    },
     /// --snapshot-every is too small to be useful.
     #[error("--snapshot-every must be at least 10, got {0}")]
     SnapshotTooOften(u64),
@@ -68,6 +86,8 @@ pub struct VoterConfig {
     pub admin_token_file: Option<PathBuf>,
     /// Raft timing and compaction.
     pub tuning: Tuning,
+    /// The node runtime (heartbeats, master roles, execution).
+    pub runtime: RuntimeOptions,
 }
 
 impl VoterConfig {
@@ -86,6 +106,28 @@ impl VoterConfig {
             return Err(ConfigError::SnapshotTooOften(args.snapshot_every));
         }
         ensure_writable_dir(&args.data_dir)?;
+        let runtime = RuntimeOptions {
+            node_name: args
+                .node_name
+                .clone()
+                .unwrap_or_else(|| format!("voter-{}", args.node_id)),
+            labels: parse_labels(&args.labels)?,
+            capacity: args.capacity,
+            execute: !args.no_execute,
+            heartbeat: Duration::from_millis((args.node_timeout_ms / 5).clamp(200, 1_000)),
+            node_timeout: Duration::from_millis(in_range(
+                "--node-timeout-ms",
+                args.node_timeout_ms,
+                1_000,
+                600_000,
+            )?),
+            lease_ttl: Duration::from_millis(in_range(
+                "--lease-ttl-ms",
+                args.lease_ttl_ms,
+                500,
+                60_000,
+            )?),
+        };
         Ok(VoterConfig {
             node_id: args.node_id,
             listen,
@@ -98,8 +140,36 @@ impl VoterConfig {
                 keep_after_snapshot: (args.snapshot_every / 5).max(5),
                 ..Tuning::default()
             },
+            runtime,
         })
     }
+}
+
+fn in_range(flag: &'static str, value: u64, min: u64, max: u64) -> Result<u64, ConfigError> {
+    if (min..=max).contains(&value) {
+        Ok(value)
+    } else {
+        Err(ConfigError::OutOfRange {
+            flag,
+            value,
+            min,
+            max,
+        })
+    }
+}
+
+/// Parses `zone=a,disk=ssd`.
+pub fn parse_labels(value: &str) -> Result<BTreeMap<String, String>, ConfigError> {
+    let mut labels = BTreeMap::new();
+    for entry in value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        match entry.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() => {
+                labels.insert(k.trim().to_string(), v.trim().to_string());
+            }
+            _ => return Err(ConfigError::BadLabel(entry.to_string())),
+        }
+    }
+    Ok(labels)
 }
 
 fn socket_addr(flag: &'static str, value: &str) -> Result<SocketAddr, ConfigError> {

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::Context;
+use cortex_agent::RuntimeOptions;
 use cortex_consensus::node::Tuning;
 use cortex_consensus::NodeAddr;
 
@@ -64,7 +65,9 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
 
     shutdown_signal().await;
     println!("stopping...");
-    for voter in voters {
+    let stopping =
+        futures::future::join_all(voters.into_iter().map(RunningVoter::stop_runtime)).await;
+    for voter in stopping {
         voter.shutdown().await;
     }
     Ok(())
@@ -94,6 +97,11 @@ fn voter_configs(args: &DevArgs) -> anyhow::Result<Vec<VoterConfig>> {
                 data_dir: args.data_dir.join(format!("node-{id}")),
                 admin_token_file: None,
                 tuning: Tuning::default(),
+                runtime: RuntimeOptions {
+                    // The seed's control-plane nodes.
+                    node_name: format!("k3s-master{id:02}"),
+                    ..RuntimeOptions::default()
+                },
             })
         })
         .collect()

@@ -2,8 +2,10 @@
 //! serves the admin API until told to stop.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use anyhow::Context;
+use cortex_agent::NodeRuntime;
 use cortex_consensus::node::{Node, NodeOptions};
 use cortex_consensus::ConsensusHandle;
 use tokio::net::TcpListener;
@@ -14,9 +16,10 @@ use crate::api::{self, AppState};
 use crate::auth::AdminToken;
 use crate::config::VoterConfig;
 
-/// A voter serving Raft and the admin API.
+/// A voter serving Raft and the admin API, with its node runtime.
 pub struct RunningVoter {
     node: Node,
+    runtime: NodeRuntime,
     api: JoinHandle<()>,
     stop: watch::Sender<bool>,
     /// Where the admin API actually listens (resolved port 0 included).
@@ -29,10 +32,41 @@ impl RunningVoter {
         self.node.handle()
     }
 
-    /// Stops the API, then Raft.
+    /// Stops the runtime (releasing leases), the API, then Raft.
     pub async fn shutdown(self) {
+        self.stop_runtime().await.shutdown().await;
+    }
+
+    /// Stops the node runtime only, while Raft keeps serving: releasing
+    /// leases needs a quorum, so a multi-voter process (`cortex dev`) stops
+    /// every runtime before any Raft node.
+    pub async fn stop_runtime(self) -> StoppingVoter {
+        self.runtime.shutdown().await;
+        StoppingVoter {
+            node: self.node,
+            api: self.api,
+            stop: self.stop,
+        }
+    }
+}
+
+/// A voter whose runtime has stopped; Raft and the API still serve.
+pub struct StoppingVoter {
+    node: Node,
+    api: JoinHandle<()>,
+    stop: watch::Sender<bool>,
+}
+
+impl StoppingVoter {
+    /// Stops the API (open requests get a moment), then Raft.
+    pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
-        let _ = self.api.await;
+        if tokio::time::timeout(Duration::from_secs(2), &mut self.api)
+            .await
+            .is_err()
+        {
+            self.api.abort();
+        }
         self.node.shutdown().await;
     }
 }
@@ -62,6 +96,7 @@ pub async fn start_voter(config: &VoterConfig, token: AdminToken) -> anyhow::Res
         },
         token,
     );
+    let runtime = NodeRuntime::start(node.handle().clone(), config.runtime.clone());
     let (stop, mut stopped) = watch::channel(false);
     let api = tokio::spawn(async move {
         let serving = axum::serve(api_listener, router).with_graceful_shutdown(async move {
@@ -73,6 +108,7 @@ pub async fn start_voter(config: &VoterConfig, token: AdminToken) -> anyhow::Res
     });
     tracing::info!(
         node_id = config.node_id,
+        node = %config.runtime.node_name,
         raft = %config.listen,
         api = %api_addr,
         data_dir = %config.data_dir.display(),
@@ -80,6 +116,7 @@ pub async fn start_voter(config: &VoterConfig, token: AdminToken) -> anyhow::Res
     );
     Ok(RunningVoter {
         node,
+        runtime,
         api,
         stop,
         api_addr,

@@ -1,0 +1,46 @@
+//! Registers this node and keeps it alive in the replicated state.
+
+use cortex_consensus::command::Command;
+use cortex_consensus::{ConsensusError, ConsensusHandle, Rejection};
+use tokio::sync::watch;
+
+use crate::options::RuntimeOptions;
+
+/// Registers, then heartbeats every period until `stop`; re-registers if
+/// the state does not know this node (a wiped cluster, a new leader's view).
+pub async fn run(
+    handle: ConsensusHandle,
+    options: RuntimeOptions,
+    mut stop: watch::Receiver<bool>,
+) {
+    let register = Command::RegisterNode {
+        name: options.node_name.clone(),
+        labels: options.labels.clone(),
+        capacity: if options.execute { options.capacity } else { 0 },
+        voter: Some(handle.id()),
+    };
+    let mut registered = false;
+    let mut tick = tokio::time::interval(options.heartbeat);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        let command = if registered {
+            Command::Heartbeat {
+                name: options.node_name.clone(),
+            }
+        } else {
+            register.clone()
+        };
+        let written = tokio::select! {
+            written = handle.write(command) => written,
+            _ = stop.wait_for(|s| *s) => return,
+        };
+        match written {
+            Ok(_) => registered = true,
+            Err(ConsensusError::Rejected(Rejection::UnknownNode(_))) => registered = false,
+            Err(e) => tracing::debug!(error = %e, "heartbeat not committed"),
+        }
+    }
+}

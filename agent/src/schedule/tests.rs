@@ -1,0 +1,147 @@
+use std::collections::BTreeMap;
+
+use cortex_consensus::command::{Request, RequestId};
+use cortex_consensus::plan::{
+    BudgetSpec, DependencyPolicy, ExecutorSpec, MasterPools, Placement, Priority, RunSpec,
+    TaskSpec, WorkerType,
+};
+use cortex_consensus::Command;
+
+use super::*;
+
+fn task(id: &str, priority: Priority, deps: &[&str], placement: Placement) -> TaskSpec {
+    TaskSpec {
+        id: TaskId(id.into()),
+        master: MasterRole::Security,
+        worker: WorkerType::Scan,
+        priority,
+        depends_on: deps.iter().map(|d| TaskId((*d).into())).collect(),
+        budget: 100,
+        timeout_ms: 1_000,
+        retries: 0,
+        placement,
+        executor: ExecutorSpec::Process {
+            command: vec!["true".into()],
+            env: BTreeMap::new(),
+            workdir: None,
+        },
+        approval_required: false,
+        phase: None,
+        description: None,
+    }
+}
+
+fn state_with(tasks: Vec<TaskSpec>) -> State {
+    let spec = RunSpec {
+        name: "s".into(),
+        budget: BudgetSpec {
+            total: 10_000,
+            emergency_reserve: 0,
+        },
+        masters: BTreeMap::from([(
+            MasterRole::Security,
+            MasterPools {
+                personal: 0,
+                workers: 10_000,
+            },
+        )]),
+        tasks,
+        phases: vec![],
+        timeout_ms: None,
+        on_dependency_failure: DependencyPolicy::Fail,
+    };
+    let mut state = State::default();
+    let mut n = 0;
+    let mut apply = |state: &mut State, command: Command| {
+        n += 1;
+        state
+            .apply(&Request {
+                id: RequestId(format!("r{n}")),
+                time: ClusterTime(10),
+                command,
+            })
+            .unwrap();
+    };
+    apply(
+        &mut state,
+        Command::SubmitRun {
+            run: RunId("r".into()),
+            spec,
+        },
+    );
+    for (name, zone) in [("a", "x"), ("b", "y")] {
+        let labels = BTreeMap::from([("zone".to_string(), zone.to_string())]);
+        apply(
+            &mut state,
+            Command::RegisterNode {
+                name: name.into(),
+                labels,
+                capacity: 1,
+                voter: None,
+            },
+        );
+    }
+    state
+}
+
+#[test]
+fn ready_tasks_come_by_priority_then_plan_order_and_wait_for_dependencies() {
+    let state = state_with(vec![
+        task("low", Priority::Low, &[], Placement::default()),
+        task("high", Priority::High, &[], Placement::default()),
+        task("after", Priority::Critical, &["high"], Placement::default()),
+        task("high2", Priority::High, &[], Placement::default()),
+    ]);
+    let ids: Vec<String> = ready_tasks(&state, MasterRole::Security, ClusterTime(10))
+        .into_iter()
+        .map(|r| r.task.0)
+        .collect();
+    assert_eq!(ids, ["high", "high2", "low"]);
+    assert!(ready_tasks(&state, MasterRole::Testing, ClusterTime(10)).is_empty());
+}
+
+#[test]
+fn nodes_are_picked_by_placement_and_capacity() {
+    let pinned = Placement {
+        node: Some("b".into()),
+        labels: BTreeMap::new(),
+    };
+    let labelled = Placement {
+        node: None,
+        labels: BTreeMap::from([("zone".into(), "x".into())]),
+    };
+    let state = state_with(vec![task("x", Priority::Medium, &[], Placement::default())]);
+    let free = BTreeMap::new();
+    assert_eq!(
+        pick_node(
+            &state,
+            &task("t", Priority::Medium, &[], pinned.clone()),
+            &free
+        )
+        .as_deref(),
+        Some("b")
+    );
+    assert_eq!(
+        pick_node(
+            &state,
+            &task("t", Priority::Medium, &[], labelled.clone()),
+            &free
+        )
+        .as_deref(),
+        Some("a")
+    );
+    let a_full = BTreeMap::from([("a".to_string(), 1)]);
+    assert_eq!(
+        pick_node(&state, &task("t", Priority::Medium, &[], labelled), &a_full),
+        None
+    );
+    assert_eq!(
+        pick_node(
+            &state,
+            &task("t", Priority::Medium, &[], Placement::default()),
+            &a_full
+        )
+        .as_deref(),
+        Some("b")
+    );
+}

@@ -1,0 +1,333 @@
+//! Runs through a real three-voter cluster in one process (real Raft over
+//! gRPC on loopback, real processes as workers): a plan runs to completion
+//! and its ledger adds up; losing the holder of master leases mid-run does
+//! not stop it; concurrent reservations never exceed a pool.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use cortex_agent::{NodeRuntime, RuntimeOptions};
+use cortex_consensus::node::{Node, NodeOptions, Tuning};
+use cortex_consensus::plan::{self, MasterRole, TaskId};
+use cortex_consensus::run::{RunId, RunStatus, TaskState};
+use cortex_consensus::state::leases::Fence;
+use cortex_consensus::{Command, ConsensusError, ConsensusHandle, NodeAddr, Rejection};
+use tempfile::TempDir;
+use tokio::net::TcpListener;
+
+struct Voter {
+    node: Node,
+    runtime: Option<NodeRuntime>,
+}
+
+struct Cluster {
+    voters: BTreeMap<u64, Voter>,
+    _dir: TempDir,
+}
+
+impl Cluster {
+    /// Three voters; each runs a node runtime if `options` gives one.
+    async fn start(options: impl Fn(u64) -> Option<RuntimeOptions>) -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let mut listeners = BTreeMap::new();
+        let mut peers = BTreeMap::new();
+        for id in 1..=3u64 {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            peers.insert(
+                id,
+                NodeAddr {
+                    raft_addr: listener.local_addr().unwrap().to_string(),
+                },
+            );
+            listeners.insert(id, listener);
+        }
+        let mut voters = BTreeMap::new();
+        for (id, listener) in listeners {
+            let node_options = NodeOptions {
+                id,
+                peers: peers.clone(),
+                api_addr: String::new(),
+                data_dir: dir.path().join(format!("n{id}")),
+                tuning: Tuning::default(),
+            };
+            let node = Node::start(node_options, listener).await.unwrap();
+            let runtime = options(id).map(|o| NodeRuntime::start(node.handle().clone(), o));
+            voters.insert(id, Voter { node, runtime });
+        }
+        Cluster { voters, _dir: dir }
+    }
+
+    fn handle(&self) -> ConsensusHandle {
+        self.voters.values().next().unwrap().node.handle().clone()
+    }
+
+    async fn stop(&mut self, id: u64) {
+        let voter = self.voters.remove(&id).unwrap();
+        // The runtime is dropped without releasing anything: a crash.
+        drop(voter.runtime);
+        voter.node.shutdown().await;
+    }
+
+    /// Stops every runtime first (they need a quorum to hand leases back),
+    /// then the Raft nodes.
+    async fn shutdown(self) {
+        let mut nodes = Vec::new();
+        for (_, voter) in self.voters {
+            if let Some(runtime) = voter.runtime {
+                runtime.shutdown().await;
+            }
+            nodes.push(voter.node);
+        }
+        for node in nodes {
+            node.shutdown().await;
+        }
+    }
+}
+
+fn options(id: u64) -> Option<RuntimeOptions> {
+    Some(RuntimeOptions {
+        node_name: format!("n{id}"),
+        heartbeat: Duration::from_millis(200),
+        node_timeout: Duration::from_millis(1_500),
+        lease_ttl: Duration::from_millis(1_000),
+        ..RuntimeOptions::default()
+    })
+}
+
+async fn wait_for<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
+    let start = tokio::time::Instant::now();
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn submit(handle: &ConsensusHandle, id: &str, yaml: &str) -> RunId {
+    let spec = plan::parse(yaml).unwrap_or_else(|e| panic!("plan: {e}"));
+    let run = RunId(id.into());
+    handle
+        .write(Command::SubmitRun {
+            run: run.clone(),
+            spec,
+        })
+        .await
+        .unwrap();
+    run
+}
+
+async fn wait_run_end(
+    handle: &ConsensusHandle,
+    run: &RunId,
+    timeout: Duration,
+) -> cortex_consensus::run::Run {
+    wait_for("the run to end", timeout, || {
+        handle.state().read(|m| {
+            m.state
+                .runs
+                .get(run)
+                .filter(|r| r.status.is_terminal())
+                .cloned()
+        })
+    })
+    .await
+}
+
+const PLAN: &str = r#"
+apiVersion: cortex.dev/v1
+kind: Run
+metadata: { name: flow }
+spec:
+  budget: { total: 100000, emergencyReserve: 10000 }
+  masters:
+    security: { personal: 10000, workers: 20000 }
+    development: { personal: 10000, workers: 20000 }
+    coordinator: { personal: 10000, workers: 10000 }
+  tasks:
+    - id: scan
+      master: security
+      worker: scan
+      executor: { process: { command: ["sh", "-c", "echo '{\"tokens\": {\"input\": 300, \"output\": 100}}'; echo '{\"result\": {\"cves\": 2}}'"] } }
+    - id: fix
+      master: development
+      worker: fix
+      dependsOn: [scan]
+      executor: { process: { command: ["sh", "-c", "test \"$CORTEX_ATTEMPT\" = 1 && exit 1; echo '{\"tokens\": 250}'"] } }
+    - id: report
+      master: coordinator
+      worker: documentation
+      dependsOn: [fix]
+      executor: { process: { command: ["sh", "-c", "echo '{\"progress\": 100, \"message\": \"done\"}'; echo '{\"tokens\": 50}'"] } }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_runs_to_completion_and_its_ledger_adds_up() {
+    let cluster = Cluster::start(options).await;
+    let handle = cluster.handle();
+    let run = submit(&handle, "flow-1", PLAN).await;
+    let run = wait_run_end(&handle, &run, Duration::from_secs(30)).await;
+    assert_eq!(run.status, RunStatus::Completed, "{:#?}", run.tasks);
+    // `fix` fails its first attempt on purpose and succeeds on the retry.
+    let fix = &run.tasks[&TaskId("fix".into())];
+    assert_eq!(fix.attempts.len(), 2);
+    assert_eq!(
+        run.tasks[&TaskId("scan".into())].result.as_deref(),
+        Some(r#"{"cves":2}"#)
+    );
+    // The ledger adds up: per-master spending sums to the run's, nothing held.
+    assert_eq!(run.ledger.accounts[&MasterRole::Security].spent, 400);
+    assert_eq!(run.ledger.accounts[&MasterRole::Development].spent, 250);
+    assert_eq!(run.ledger.spent(), 700);
+    assert_eq!(run.ledger.reserved(), 0);
+    assert!(run.tasks.values().all(|t| t.state == TaskState::Completed));
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn losing_the_holder_of_master_leases_mid_run_does_not_stop_it() {
+    let mut cluster = Cluster::start(options).await;
+    let handle = cluster.handle();
+    let slow = PLAN.replace(
+        "echo '{\\\"tokens\\\": 250}'",
+        "sleep 2; echo '{\\\"tokens\\\": 250}'",
+    );
+    let run = submit(&handle, "flow-2", &slow).await;
+    // Wait until the development role is held, then crash its holder.
+    let (holder, epoch) = wait_for("the development lease", Duration::from_secs(10), || {
+        handle.state().read(|m| {
+            m.state
+                .leases
+                .held
+                .get(&MasterRole::Development)
+                .map(|l| (l.holder, l.epoch))
+        })
+    })
+    .await;
+    cluster.stop(holder).await;
+    let survivor = cluster
+        .voters
+        .values()
+        .next()
+        .unwrap()
+        .node
+        .handle()
+        .clone();
+    let new = wait_for(
+        "another voter to take the role",
+        Duration::from_secs(15),
+        || {
+            survivor.state().read(|m| {
+                m.state
+                    .leases
+                    .held
+                    .get(&MasterRole::Development)
+                    .filter(|l| l.holder != holder)
+                    .cloned()
+            })
+        },
+    )
+    .await;
+    assert!(new.epoch > epoch, "takeover increments the epoch");
+    // A command fenced with the dead holder's epoch is refused.
+    let stale = Command::Reallocate {
+        run: run.clone(),
+        from: MasterRole::Coordinator,
+        to: MasterRole::Development,
+        amount: 1,
+        fence: Fence {
+            role: MasterRole::Development,
+            epoch,
+        },
+    };
+    assert!(matches!(
+        survivor.write(stale).await,
+        Err(ConsensusError::Rejected(_))
+    ));
+    let run = wait_run_end(&survivor, &run, Duration::from_secs(60)).await;
+    assert_eq!(run.status, RunStatus::Completed, "{:#?}", run.tasks);
+    assert_eq!(run.ledger.reserved(), 0);
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_concurrent_reservations_never_exceed_a_pool_that_fits_a_hundred() {
+    // No runtime here: only the reservations race, under a lease the test holds.
+    let cluster = Cluster::start(|_| None).await;
+    let handle = cluster.handle();
+    let mut yaml = String::from(
+        "apiVersion: cortex.dev/v1\nkind: Run\nmetadata: { name: pool }\nspec:\n  budget: { total: 10000, emergencyReserve: 0 }\n  masters:\n    testing: { personal: 0, workers: 10000 }\n  tasks:\n",
+    );
+    for i in 0..1_000 {
+        yaml.push_str(&format!(
+            "    - {{ id: t{i}, master: testing, worker: test, budget: 100, executor: {{ process: {{ command: [\"true\"] }} }} }}\n"
+        ));
+    }
+    let run = submit(&handle, "pool-1", &yaml).await;
+    // A node with room for everything, and the testing lease held by the test.
+    handle
+        .write(Command::RegisterNode {
+            name: "big".into(),
+            labels: BTreeMap::new(),
+            capacity: 10_000,
+            voter: None,
+        })
+        .await
+        .unwrap();
+    let lease = loop {
+        match handle
+            .write(Command::AcquireLease {
+                role: MasterRole::Testing,
+                holder: 99,
+                ttl_ms: 60_000,
+            })
+            .await
+        {
+            Ok(w) => match w.response {
+                cortex_consensus::Response::Lease(l) => break l,
+                other => panic!("{other:?}"),
+            },
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    };
+    let fence = Fence {
+        role: MasterRole::Testing,
+        epoch: lease.epoch,
+    };
+    let handles: Vec<ConsensusHandle> = cluster
+        .voters
+        .values()
+        .map(|v| v.node.handle().clone())
+        .collect();
+    let attempts = (0..1_000).map(|i| {
+        let handle = handles[i % handles.len()].clone();
+        let run = run.clone();
+        async move {
+            let command = Command::AssignTask {
+                run,
+                task: TaskId(format!("t{i}")),
+                attempt: 1,
+                node: "big".into(),
+                fence,
+            };
+            handle.write(command).await
+        }
+    });
+    let results = futures::future::join_all(attempts).await;
+    let granted = results.iter().filter(|r| r.is_ok()).count();
+    let refused_for_budget = results
+        .iter()
+        .filter(|r| matches!(r, Err(ConsensusError::Rejected(Rejection::Run(_)))))
+        .count();
+    assert_eq!(granted, 100, "exactly the pool's worth of reservations");
+    assert_eq!(refused_for_budget, 900);
+    let reserved = handle
+        .state()
+        .read(|m| m.state.runs[&run].ledger.reserved());
+    assert_eq!(reserved, 10_000);
+    cluster.shutdown().await;
+}
