@@ -34,6 +34,12 @@ pub enum Command {
     /// Measure a running cluster (prints figures, asserts nothing).
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Submit plans and follow, cancel or report on their runs.
+    #[command(subcommand)]
+    Run(RunCommand),
+    /// List and resolve escalations (tasks waiting for a person).
+    #[command(subcommand)]
+    Escalation(EscalationCommand),
 }
 
 /// `cortex bench ...`
@@ -92,6 +98,25 @@ pub struct DaemonArgs {
     /// DATA_DIR/admin-token on first start.
     #[arg(long, env = "CORTEX_ADMIN_TOKEN_FILE")]
     pub admin_token_file: Option<PathBuf>,
+    /// This node's name in the cluster (the Kubernetes node name there).
+    /// Defaults to `voter-<node-id>`.
+    #[arg(long, env = "CORTEX_NODE_NAME")]
+    pub node_name: Option<String>,
+    /// Placement labels of this node, as KEY=VALUE,...
+    #[arg(long, env = "CORTEX_NODE_LABELS", default_value = "")]
+    pub labels: String,
+    /// Attempts this node runs at once.
+    #[arg(long, env = "CORTEX_CAPACITY", default_value_t = 4)]
+    pub capacity: u32,
+    /// Do not execute attempts on this node (it still votes and schedules).
+    #[arg(long, env = "CORTEX_NO_EXECUTE")]
+    pub no_execute: bool,
+    /// Milliseconds of silence after which a node is declared lost.
+    #[arg(long, env = "CORTEX_NODE_TIMEOUT_MS", default_value_t = 5000)]
+    pub node_timeout_ms: u64,
+    /// Master-role lease length in milliseconds.
+    #[arg(long, env = "CORTEX_LEASE_TTL_MS", default_value_t = 3000)]
+    pub lease_ttl_ms: u64,
     /// Take a Raft snapshot (and compact the log) every this many entries.
     #[arg(long, env = "CORTEX_SNAPSHOT_EVERY", default_value_t = 5000)]
     pub snapshot_every: u64,
@@ -177,4 +202,115 @@ pub enum KvCommand {
         /// The key.
         key: String,
     },
+}
+
+/// `cortex run ...`
+#[derive(Debug, Subcommand)]
+pub enum RunCommand {
+    /// Submit a plan (YAML or JSON) and print the run's id.
+    Submit {
+        #[command(flatten)]
+        api: ApiArgs,
+        /// The plan file.
+        file: PathBuf,
+        /// Then follow the run until it ends and print its report.
+        #[arg(long)]
+        watch: bool,
+    },
+    /// List runs.
+    List {
+        #[command(flatten)]
+        api: ApiArgs,
+        /// Only runs with this status.
+        #[arg(long, value_parser = ["running", "completed", "failed", "cancelled"])]
+        status: Option<String>,
+        /// Print the raw JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a run: tasks, attempts and token accounts.
+    Show {
+        #[command(flatten)]
+        api: ApiArgs,
+        /// The run's id.
+        id: String,
+        /// Print the raw JSON instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Follow a run until it ends (polling every second), then print its report.
+    Watch {
+        #[command(flatten)]
+        api: ApiArgs,
+        /// The run's id.
+        id: String,
+    },
+    /// Cancel a run: every unfinished task ends cancelled.
+    Cancel {
+        #[command(flatten)]
+        api: ApiArgs,
+        /// The run's id.
+        id: String,
+        /// Why, for the record.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Print a run's report (Markdown executive summary by default).
+    Report {
+        #[command(flatten)]
+        api: ApiArgs,
+        /// The run's id.
+        id: String,
+        /// Print the final results as JSON instead.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a task that waits for approval.
+    Approve {
+        #[command(flatten)]
+        api: ApiArgs,
+        /// The run's id.
+        id: String,
+        /// The task's id.
+        task: String,
+    },
+}
+
+/// `cortex escalation ...`
+#[derive(Debug, Subcommand)]
+pub enum EscalationCommand {
+    /// List escalations of every run.
+    List {
+        #[command(flatten)]
+        api: ApiArgs,
+        /// Only unresolved ones.
+        #[arg(long)]
+        open: bool,
+        /// Print the raw JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Resolve an escalation: grant-reserve AMOUNT, retry, or cancel.
+    Resolve {
+        #[command(flatten)]
+        api: ApiArgs,
+        /// The escalation's id (`<run-id>-<n>`).
+        id: String,
+        /// What to do.
+        action: ResolveAction,
+        /// Tokens to grant from the emergency reserve (grant-reserve only).
+        #[arg(required_if_eq("action", "grant-reserve"))]
+        amount: Option<u64>,
+    },
+}
+
+/// How to resolve an escalation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ResolveAction {
+    /// Draw AMOUNT tokens from the emergency reserve for the task's master, then retry.
+    GrantReserve,
+    /// Allow one more attempt.
+    Retry,
+    /// Give up on the task.
+    Cancel,
 }

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context};
+use anyhow::{anyhow, Context};
 use cortex_consensus::node::ClusterStatus;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
@@ -77,7 +77,11 @@ impl ApiClient {
         if status.is_success() {
             return Ok(value);
         }
-        bail!("{}", describe_error(status, &value))
+        Err(ApiFailure {
+            status,
+            body: value,
+        }
+        .into())
     }
 
     /// `GET /v1/cluster`.
@@ -94,6 +98,24 @@ pub enum Body {
     /// Plain text.
     Text(String),
 }
+
+/// An error answer, kept whole so a command can show its `details` (the
+/// problems of an invalid plan); it displays as one line.
+#[derive(Debug)]
+pub struct ApiFailure {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The answer: `{"error": {"code", "message", "details"}}`.
+    pub body: Value,
+}
+
+impl std::fmt::Display for ApiFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&describe_error(self.status, &self.body))
+    }
+}
+
+impl std::error::Error for ApiFailure {}
 
 fn describe_error(status: StatusCode, body: &Value) -> String {
     let code = body["error"]["code"].as_str().unwrap_or("error");

@@ -11,6 +11,8 @@ mod client;
 mod config;
 mod dev;
 mod logging;
+mod report;
+mod runs_cli;
 mod server;
 
 use std::process::ExitCode;
@@ -39,6 +41,8 @@ async fn main() -> ExitCode {
         Command::Cluster(command) => cluster(command).await,
         Command::Kv(command) => kv(command).await,
         Command::Bench(BenchCommand::Write(args)) => bench::write(args).await,
+        Command::Run(command) => runs_cli::run(command).await,
+        Command::Escalation(command) => runs_cli::escalation(command).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,7 +4,9 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use cortex_consensus::ConsensusError;
+use cortex_consensus::plan::PlanErrors;
+use cortex_consensus::run::RunError;
+use cortex_consensus::{ConsensusError, Rejection};
 use serde_json::{json, Value};
 
 /// An error answer.
@@ -47,16 +49,43 @@ impl ApiError {
     pub fn not_found(message: impl Into<String>) -> Self {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
     }
+
+    /// 422 `invalid_plan`, with every problem as `details: [{path, message}]`.
+    pub fn invalid_plan(errors: PlanErrors) -> Self {
+        let details = serde_json::to_value(&errors).unwrap_or(Value::Null);
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_plan",
+            errors.to_string(),
+        )
+        .with_details(details)
+    }
+}
+
+/// A refusal of the state machine: a bad plan is 422 with its problems, an
+/// unknown run or task 404, a run or task in the wrong state 409, anything
+/// else 422.
+fn from_rejection(rejection: Rejection) -> ApiError {
+    let message = rejection.to_string();
+    let details = json!({ "rejection": rejection });
+    let (status, code) = match rejection {
+        Rejection::InvalidPlan(errors) => return ApiError::invalid_plan(errors),
+        Rejection::NoRun(_) | Rejection::Run(RunError::NoTask(_)) => {
+            (StatusCode::NOT_FOUND, "not_found")
+        }
+        Rejection::RunExists(_) => (StatusCode::CONFLICT, "run_exists"),
+        Rejection::Run(RunError::RunEnded(_)) => (StatusCode::CONFLICT, "run_ended"),
+        Rejection::Run(_) => (StatusCode::CONFLICT, "conflict"),
+        _ => (StatusCode::UNPROCESSABLE_ENTITY, "rejected"),
+    };
+    ApiError::new(status, code, message).with_details(details)
 }
 
 impl From<ConsensusError> for ApiError {
     fn from(error: ConsensusError) -> Self {
         let message = error.to_string();
         match error {
-            ConsensusError::Rejected(rejection) => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "rejected", message)
-                    .with_details(json!({ "rejection": rejection }))
-            }
+            ConsensusError::Rejected(rejection) => from_rejection(rejection),
             ConsensusError::Invalid(_) | ConsensusError::Codec(_) => {
                 ApiError::new(StatusCode::BAD_REQUEST, "invalid", message)
             }

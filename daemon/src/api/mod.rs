@@ -12,15 +12,29 @@
 //! | `PUT /v1/kv/{key}` | token | set a diagnostic key (body = value) |
 //! | `GET /v1/kv/{key}` | token | read it (linearizable) |
 //! | `DELETE /v1/kv/{key}` | token | remove it |
+//! | `POST /v1/runs` | token | submit a plan (YAML or JSON body); 201 `{"id"}`, 422 `invalid_plan`, 413 `plan_too_large` |
+//! | `GET /v1/runs` | token | runs with task counts and tokens; `?status=running` |
+//! | `GET /v1/runs/{id}` | token | a run: tasks, attempts, ledger per master, nodes, escalations |
+//! | `POST /v1/runs/{id}/cancel` | token | cancel (`{"reason"}` optional); 409 once ended |
+//! | `GET /v1/runs/{id}/report` | token | final results as JSON; `?format=md` for the executive summary |
+//! | `POST /v1/runs/{id}/tasks/{task}/approve` | token | approve a task waiting for approval; 409 otherwise |
+//! | `GET /v1/escalations` | token | escalations of every run; `?open=true` for unresolved |
+//! | `POST /v1/escalations/{id}/resolve` | token | `{"action": "grant_reserve", "amount"}`, `retry` or `cancel` |
+//!
+//! Run reads answer from the node's applied state (a follower may trail the
+//! leader by a few milliseconds); times are cluster time, ms since the epoch.
 
 pub mod cluster;
 pub mod error;
+pub mod escalations;
 pub mod health;
 pub mod kv;
+pub mod runs;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post};
 use axum::{middleware, Router};
+use cortex_consensus::plan::MAX_PLAN_BYTES;
 use cortex_consensus::{Command, ConsensusHandle};
 
 use crate::auth::{require_token, AdminToken};
@@ -42,6 +56,18 @@ pub fn router(state: AppState, token: AdminToken) -> Router {
         .route("/v1/cluster/members", post(cluster::add_voter))
         .route("/v1/cluster/members/{id}", delete(cluster::remove_voter))
         .route("/v1/kv/{key}", get(kv::get).put(kv::put).delete(kv::delete))
+        .route(
+            "/v1/runs",
+            get(runs::list)
+                .post(runs::submit)
+                .layer(DefaultBodyLimit::max(MAX_PLAN_BYTES)),
+        )
+        .route("/v1/runs/{id}", get(runs::show))
+        .route("/v1/runs/{id}/cancel", post(runs::cancel))
+        .route("/v1/runs/{id}/report", get(runs::report))
+        .route("/v1/runs/{id}/tasks/{task}/approve", post(runs::approve))
+        .route("/v1/escalations", get(escalations::list))
+        .route("/v1/escalations/{id}/resolve", post(escalations::resolve))
         .route_layer(middleware::from_fn_with_state(token, require_token));
     Router::new()
         .route("/healthz", get(health::healthz))
