@@ -111,6 +111,7 @@ async fn keep_leases(
     let me = handle.id();
     let now = ClusterTime::now();
     let ttl = options.lease_ttl;
+    let heartbeat_ms = options.heartbeat.as_millis() as u64;
     let (leases, live_voters) = handle.state().read(|m| {
         let voters = m
             .state
@@ -118,6 +119,10 @@ async fn keep_leases(
             .by_name
             .values()
             .filter(|n| n.voter.is_some() && n.status == NodeStatus::Alive)
+            // A voter silent for three heartbeats no longer counts towards
+            // the share, so its roles are taken as soon as its leases lapse
+            // rather than after it is declared lost.
+            .filter(|n| n.last_heartbeat.plus_millis(3 * heartbeat_ms) >= now)
             .count();
         (m.state.leases.held.clone(), voters.max(1))
     });
@@ -243,7 +248,8 @@ async fn schedule_role(handle: &ConsensusHandle, fence: Fence) -> bool {
     true
 }
 
-/// Coordinator duties: lost nodes and expired runs.
+/// Coordinator duties: lost nodes, expired runs, and moving budget from
+/// masters that finished to masters that need it.
 async fn coordinate(handle: &ConsensusHandle, options: &RuntimeOptions, fence: Fence) {
     let now = ClusterTime::now();
     let timeout_ms = options.node_timeout.as_millis() as u64;
@@ -270,5 +276,23 @@ async fn coordinate(handle: &ConsensusHandle, options: &RuntimeOptions, fence: F
     }
     for run in expired {
         let _ = handle.write(Command::ExpireRun { run, fence }).await;
+    }
+    let moves = handle
+        .state()
+        .read(|m| schedule::reallocations(&m.state, now));
+    for m in moves {
+        let command = Command::Reallocate {
+            run: m.run.clone(),
+            from: m.from,
+            to: m.to,
+            amount: m.amount,
+            fence,
+        };
+        match handle.write(command).await {
+            Ok(_) => {
+                tracing::info!(run = %m.run, from = %m.from, to = %m.to, amount = m.amount, "moved unused budget")
+            }
+            Err(e) => tracing::debug!(error = %e, "budget not moved"),
+        }
     }
 }

@@ -120,6 +120,59 @@ pub fn expired_runs(state: &State, now: ClusterTime) -> Vec<RunId> {
         .collect()
 }
 
+/// A move of unused budget between masters of a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reallocation {
+    /// The run.
+    pub run: RunId,
+    /// The master whose tasks have all ended.
+    pub from: MasterRole,
+    /// The master with a ready task it cannot cover.
+    pub to: MasterRole,
+    /// Tokens moved.
+    pub amount: u64,
+}
+
+/// Moves that let ready tasks start when their master is short and masters
+/// that have finished still hold budget: the largest shortfall per master,
+/// covered from finished masters in role order.
+pub fn reallocations(state: &State, now: ClusterTime) -> Vec<Reallocation> {
+    let mut moves = Vec::new();
+    for run in state.runs.values().filter(|r| !r.status.is_terminal()) {
+        let mut shortfall: BTreeMap<MasterRole, u64> = BTreeMap::new();
+        for (id, task) in &run.tasks {
+            if task.state != TaskState::Pending || run.blocker(id, now).is_some() {
+                continue;
+            }
+            let available = run
+                .ledger
+                .accounts
+                .get(&task.spec.master)
+                .map_or(0, |a| a.available());
+            if task.spec.budget > available {
+                let need = shortfall.entry(task.spec.master).or_default();
+                *need = (*need).max(task.spec.budget - available);
+            }
+        }
+        for (to, mut need) in shortfall {
+            for (from, spare) in run.spare_budget_by_master(to) {
+                if need == 0 {
+                    break;
+                }
+                let amount = spare.min(need);
+                need -= amount;
+                moves.push(Reallocation {
+                    run: run.id.clone(),
+                    from,
+                    to,
+                    amount,
+                });
+            }
+        }
+    }
+    moves
+}
+
 /// Nodes silent for longer than `timeout_ms`.
 pub fn silent_nodes(state: &State, timeout_ms: u64, now: ClusterTime) -> Vec<String> {
     state

@@ -331,3 +331,45 @@ async fn a_thousand_concurrent_reservations_never_exceed_a_pool_that_fits_a_hund
     assert_eq!(reserved, 10_000);
     cluster.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn budget_moves_from_a_master_that_finished_to_one_that_needs_it() {
+    let cluster = Cluster::start(options).await;
+    let handle = cluster.handle();
+    let plan = r#"
+apiVersion: cortex.dev/v1
+kind: Run
+metadata: { name: realloc }
+spec:
+  budget: { total: 20000, emergencyReserve: 0 }
+  masters:
+    security: { personal: 0, workers: 10000 }
+    development: { personal: 0, workers: 6000 }
+  tasks:
+    - id: scan
+      master: security
+      worker: scan
+      budget: 1000
+      executor: { process: { command: ["sh", "-c", "echo '{\"tokens\": 100}'"] } }
+    - id: first
+      master: development
+      worker: implementation
+      budget: 5000
+      executor: { process: { command: ["sh", "-c", "echo '{\"tokens\": 4999}'"] } }
+    - id: second
+      master: development
+      worker: implementation
+      budget: 5000
+      dependsOn: [first, scan]
+      executor: { process: { command: ["sh", "-c", "echo '{\"tokens\": 10}'"] } }
+"#;
+    let run = submit(&handle, "realloc-1", plan).await;
+    let run = wait_run_end(&handle, &run, Duration::from_secs(30)).await;
+    assert_eq!(run.status, RunStatus::Completed, "{:#?}", run.tasks);
+    let security = &run.ledger.accounts[&MasterRole::Security];
+    let development = &run.ledger.accounts[&MasterRole::Development];
+    assert!(security.moved_out > 0 && security.moved_out == development.moved_in);
+    assert_eq!(development.spent, 5_009);
+    run.ledger.check().unwrap();
+    cluster.shutdown().await;
+}

@@ -23,7 +23,9 @@ use crate::types::{NodeAddr, NodeId, Raft, TypeConfig};
 use openraft::network::RaftNetworkFactory;
 
 pub use handle::{ConsensusHandle, Written};
-pub use status::{ClusterStatus, MemberStatus, Membership, NodeStatus};
+pub use status::{
+    ClusterStatus, ExecutorStatus, LeaseStatus, MemberStatus, Membership, NodeStatus,
+};
 
 /// How to run one voter.
 #[derive(Debug, Clone)]

@@ -162,5 +162,20 @@ pub fn render_status(status: &ClusterStatus) -> String {
             show(node.last_applied),
         );
     }
+    if !status.leases.is_empty() {
+        let leases: Vec<String> = status
+            .leases
+            .iter()
+            .map(|l| format!("{}={}#{}", l.role, l.holder, l.epoch))
+            .collect();
+        let _ = writeln!(out, "leases (role=holder#epoch): {}", leases.join(" "));
+    }
+    for e in &status.executors {
+        let _ = writeln!(
+            out,
+            "executor {:<14} {:?} running {}/{}",
+            e.name, e.status, e.running, e.capacity
+        );
+    }
     out
 }

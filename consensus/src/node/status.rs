@@ -1,13 +1,15 @@
 //! What a node and the cluster look like right now, for `/v1/cluster`,
 //! readiness and the formation probe.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use openraft::ServerState;
 use serde::{Deserialize, Serialize};
 
 use super::ConsensusHandle;
+use crate::plan::MasterRole;
+use crate::state::nodes::NodeStatus as Liveness;
 use crate::transport::proto::cluster_client::ClusterClient;
 use crate::transport::proto::StatusRequest;
 use crate::types::NodeId;
@@ -81,6 +83,44 @@ pub struct ClusterStatus {
     pub membership: Membership,
     /// Every member, probed.
     pub nodes: Vec<MemberStatus>,
+    /// Master-role leases as this node has applied them.
+    #[serde(default)]
+    pub leases: Vec<LeaseStatus>,
+    /// Nodes registered to execute attempts, with their liveness and load.
+    #[serde(default)]
+    pub executors: Vec<ExecutorStatus>,
+}
+
+/// One master-role lease.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LeaseStatus {
+    /// The role.
+    pub role: MasterRole,
+    /// The voter holding it.
+    pub holder: NodeId,
+    /// Its fencing epoch.
+    pub epoch: u64,
+    /// When it lapses unless renewed (cluster time, ms).
+    pub expires_at: u64,
+}
+
+/// One node that executes attempts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExecutorStatus {
+    /// Its name.
+    pub name: String,
+    /// `alive` or `lost`.
+    pub status: Liveness,
+    /// Its Raft id, for a voter.
+    pub voter: Option<NodeId>,
+    /// Attempts it runs now.
+    pub running: usize,
+    /// Attempts it accepts at once.
+    pub capacity: u32,
+    /// Its placement labels.
+    pub labels: BTreeMap<String, String>,
+    /// Last heartbeat (cluster time, ms).
+    pub last_heartbeat: u64,
 }
 
 fn role_name(state: ServerState) -> &'static str {
@@ -177,7 +217,39 @@ impl ConsensusHandle {
             }
         });
         let members = futures::future::join_all(probes).await;
+        let (leases, executors) = self.state().read(|m| {
+            let leases = m
+                .state
+                .leases
+                .held
+                .iter()
+                .map(|(role, l)| LeaseStatus {
+                    role: *role,
+                    holder: l.holder,
+                    epoch: l.epoch,
+                    expires_at: l.expires_at.0,
+                })
+                .collect();
+            let executors = m
+                .state
+                .nodes
+                .by_name
+                .values()
+                .map(|n| ExecutorStatus {
+                    name: n.name.clone(),
+                    status: n.status,
+                    voter: n.voter,
+                    running: m.state.running_on(&n.name),
+                    capacity: n.capacity,
+                    labels: n.labels.clone(),
+                    last_heartbeat: n.last_heartbeat.0,
+                })
+                .collect();
+            (leases, executors)
+        });
         ClusterStatus {
+            leases,
+            executors,
             node_id: self.id(),
             leader: local.leader,
             term: local.term,

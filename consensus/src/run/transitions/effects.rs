@@ -4,7 +4,7 @@
 
 use super::{EscalationKind, Resolution, Run, RunError, RunStatus};
 use crate::command::ClusterTime;
-use crate::plan::{DependencyPolicy, Priority, TaskId};
+use crate::plan::{DependencyPolicy, MasterRole, Priority, TaskId};
 use crate::run::task::TaskState;
 
 impl Run {
@@ -150,7 +150,7 @@ impl Run {
                 EscalationKind::BudgetExhausted { needed, available },
                 now,
             );
-        } else if account.reserved == 0 {
+        } else if account.reserved == 0 && available + self.spare_budget(t.spec.master) < needed {
             let reason = format!("needs {needed} tokens, master has {available} and nothing held");
             self.finish(task, TaskState::BudgetExceeded, Some(reason), now);
             self.settle_dependents(now);
@@ -160,6 +160,33 @@ impl Run {
             ));
         }
         Ok(())
+    }
+
+    /// Budget that masters other than `except` no longer need: masters whose
+    /// tasks have all ended, with what they have left. The coordinator moves
+    /// it to masters that need it (the seed's lesson: a master that finished
+    /// early should not sit on its pool).
+    pub fn spare_budget_by_master(&self, except: MasterRole) -> Vec<(MasterRole, u64)> {
+        self.ledger
+            .accounts
+            .iter()
+            .filter(|(role, _)| **role != except)
+            .filter(|(role, _)| {
+                self.tasks
+                    .values()
+                    .filter(|t| t.spec.master == **role)
+                    .all(|t| t.state.is_terminal())
+            })
+            .map(|(role, account)| (*role, account.available()))
+            .filter(|(_, available)| *available > 0)
+            .collect()
+    }
+
+    fn spare_budget(&self, except: MasterRole) -> u64 {
+        self.spare_budget_by_master(except)
+            .iter()
+            .map(|(_, a)| a)
+            .sum()
     }
 
     /// Resolves an open escalation of this run.
