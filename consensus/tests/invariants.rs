@@ -123,7 +123,7 @@ fn op(tasks: usize) -> impl Strategy<Value = Op> {
         1 => (0..tasks).prop_map(Op::Shortfall),
         1 => (0usize..4, 0u8..3).prop_map(|(e, r)| Op::Resolve(e, r)),
         1 => (0usize..3, 0usize..3, 0u64..5_000).prop_map(|(a, b, n)| Op::Move(a, b, n)),
-        1 => (0u8..40).prop_filter_map("rare", |x| (x == 0).then_some(Op::Cancel)),
+        1 => (0u8..40).prop_map(|x| if x == 0 { Op::Cancel } else { Op::Tick(1) }),
     ]
 }
 
@@ -485,6 +485,18 @@ fn heal(world: &mut World) {
                         })
                     });
                     if !assigned {
+                        // As the coordinator does: move what finished masters
+                        // have left, then let the master record a shortfall.
+                        let coordinator = world.fence(MasterRole::Coordinator);
+                        for (from, spare) in snapshot.spare_budget_by_master(task.spec.master) {
+                            world.apply(Command::Reallocate {
+                                run: run.clone(),
+                                from,
+                                to: task.spec.master,
+                                amount: spare,
+                                fence: coordinator,
+                            });
+                        }
                         world.apply(Command::BudgetShortfall {
                             run: run.clone(),
                             task: id.clone(),
@@ -496,4 +508,97 @@ fn heal(world: &mut World) {
             }
         }
     }
+}
+
+/// The scenario the property test hunts for, spelled out: an attempt on a
+/// node that is declared lost is fenced, its budget released, the task
+/// retried elsewhere, and the zombie's late report is refused.
+#[test]
+fn a_zombie_report_after_node_loss_is_rejected() {
+    let mut world = world(&[(1, vec![], 4_000, false)]);
+    let run = world.run.clone();
+    let task = TaskId("t0".into());
+    assert!(world.apply(Command::AcquireLease {
+        role: MasterRole::Security,
+        holder: 1,
+        ttl_ms: 60_000
+    }));
+    assert!(world.apply(Command::AcquireLease {
+        role: MasterRole::Coordinator,
+        holder: 1,
+        ttl_ms: 60_000
+    }));
+    let fence = world.fence(MasterRole::Security);
+    assert!(world.apply(Command::AssignTask {
+        run: run.clone(),
+        task: task.clone(),
+        attempt: 1,
+        node: "n1".into(),
+        fence
+    }));
+    assert_eq!(world.state.runs[&run].ledger.reserved(), 4_000);
+
+    // n2 and n3 keep heartbeating; n1 goes silent and is declared lost.
+    world.time += 4_000;
+    for n in ["n2", "n3"] {
+        assert!(world.apply(Command::Heartbeat { name: n.into() }));
+    }
+    let coordinator = world.fence(MasterRole::Coordinator);
+    assert!(
+        !world.apply(Command::FenceNode {
+            node: "n2".into(),
+            timeout_ms: 3_000,
+            fence: coordinator
+        }),
+        "a healthy node is not fenced"
+    );
+    assert!(world.apply(Command::FenceNode {
+        node: "n1".into(),
+        timeout_ms: 3_000,
+        fence: coordinator
+    }));
+    let t = &world.state.runs[&run].tasks[&task];
+    assert_eq!(t.state, TaskState::Pending, "re-queued for attempt 2");
+    assert_eq!(
+        world.state.runs[&run].ledger.reserved(),
+        0,
+        "attempt 1's budget released"
+    );
+
+    // The zombie reports completion for attempt 1: refused, nothing changes.
+    let before = world.state.runs.clone();
+    let zombie = AttemptReport::Completed {
+        tokens_used: 10,
+        result: None,
+        handoffs: vec![],
+    };
+    assert!(!world.apply(Command::ReportAttempt {
+        run: run.clone(),
+        task: task.clone(),
+        attempt: 1,
+        report: zombie
+    }));
+    assert_eq!(world.state.runs, before);
+
+    // Attempt 2 runs elsewhere after its backoff and completes.
+    world.time += 1_000;
+    assert!(world.apply(Command::AssignTask {
+        run: run.clone(),
+        task: task.clone(),
+        attempt: 2,
+        node: "n2".into(),
+        fence
+    }));
+    let done = AttemptReport::Completed {
+        tokens_used: 10,
+        result: None,
+        handoffs: vec![],
+    };
+    assert!(world.apply(Command::ReportAttempt {
+        run: run.clone(),
+        task,
+        attempt: 2,
+        report: done
+    }));
+    assert!(world.state.runs[&run].status.is_terminal());
 }

@@ -222,7 +222,7 @@ pub enum RunCommand {
         #[command(flatten)]
         api: ApiArgs,
         /// Only runs with this status.
-        #[arg(long, value_parser = ["running", "completed", "failed", "cancelled"])]
+        #[arg(long, value_parser = ["pending", "running", "completed", "failed", "cancelled"])]
         status: Option<String>,
         /// Print the raw JSON instead of a table.
         #[arg(long)]

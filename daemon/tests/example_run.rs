@@ -49,7 +49,10 @@ async fn wait_end(client: &Client, cluster: &ProcessCluster, id: &str, timeout: 
     loop {
         for node in cluster.live_ids() {
             if let Some(run) = get(client, cluster, node, &format!("/v1/runs/{id}")).await {
-                if run["status"].as_str().is_some_and(|s| s != "running") {
+                if run["status"]
+                    .as_str()
+                    .is_some_and(|s| s != "pending" && s != "running")
+                {
                     return run;
                 }
             }

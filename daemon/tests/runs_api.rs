@@ -302,7 +302,7 @@ async fn a_run_is_listed_shown_approved_and_cancelled() {
     let other = body["id"].as_str().unwrap().to_string();
 
     let run = api.run_when(&id, |_| true).await.unwrap();
-    assert_eq!(run["status"], "running");
+    assert_eq!(run["status"], "pending", "nothing started yet");
     assert_eq!(run["name"], "demo");
     assert_eq!(run["tasks"].as_array().unwrap().len(), 2);
     assert_eq!(run["tasks"][0]["id"], "gate");
@@ -383,7 +383,8 @@ async fn a_run_is_listed_shown_approved_and_cancelled() {
     let (status, body) = api.post("/v1/runs/nope/cancel", None).await.unwrap();
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
 
-    let (_, running) = api.get("/v1/runs?status=running").await.unwrap();
+    // `other` waits for its approval, so no attempt started: still pending.
+    let (_, running) = api.get("/v1/runs?status=pending").await.unwrap();
     let running: Vec<&str> = running
         .as_array()
         .unwrap()

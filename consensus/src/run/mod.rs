@@ -35,7 +35,9 @@ impl std::fmt::Display for RunId {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
-    /// Tasks are pending or running.
+    /// Submitted; no attempt has started yet.
+    Pending,
+    /// At least one attempt started; tasks are pending or running.
     Running,
     /// Every task completed.
     Completed,
@@ -48,7 +50,7 @@ pub enum RunStatus {
 impl RunStatus {
     /// Whether the run has ended.
     pub fn is_terminal(self) -> bool {
-        self != RunStatus::Running
+        !matches!(self, RunStatus::Pending | RunStatus::Running)
     }
 }
 
@@ -146,7 +148,7 @@ impl Run {
             id,
             deadline: spec.timeout_ms.map(|ms| now.plus_millis(ms)),
             spec,
-            status: RunStatus::Running,
+            status: RunStatus::Pending,
             reason: None,
             submitted_at: now,
             finished_at: None,

@@ -195,6 +195,7 @@ impl Run {
         let (master, budget) = (t.spec.master, t.spec.budget);
         self.ledger
             .reserve(master, (task.clone(), attempt), budget)?;
+        self.status = RunStatus::Running;
         let t = self.tasks.get_mut(task).expect("checked above");
         t.state = TaskState::Running;
         t.reason = None;

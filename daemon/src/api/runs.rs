@@ -126,7 +126,7 @@ pub async fn list(
 ) -> Result<Json<Vec<RunSummary>>, ApiError> {
     let Query(query) = query.map_err(|e| {
         ApiError::bad_request(format!(
-            "{}; status is one of running, completed, failed, cancelled",
+            "{}; status is one of pending, running, completed, failed, cancelled",
             e.body_text()
         ))
     })?;

@@ -263,7 +263,7 @@ impl Run {
                 self.finish(&task, state, Some(reason), now);
             }
         }
-        if self.status == RunStatus::Running && self.tasks.values().all(|t| t.state.is_terminal()) {
+        if !self.status.is_terminal() && self.tasks.values().all(|t| t.state.is_terminal()) {
             let all_completed = self.tasks.values().all(|t| t.state == TaskState::Completed);
             self.status = if all_completed {
                 RunStatus::Completed
