@@ -133,6 +133,24 @@ async fn keep_leases(
             .is_some_and(|l| l.holder == me && l.epoch == h.epoch)
     });
     let share = MasterRole::ALL.len().div_ceil(live_voters);
+    // Holding more than the share (roles taken while other voters were still
+    // starting or down): hand one back per round so the others pick it up.
+    if held.len() > share {
+        if let Some((&role, h)) = held.iter().next_back() {
+            let fence = Fence {
+                role,
+                epoch: h.epoch,
+            };
+            if handle
+                .write(Command::ReleaseLease { fence, holder: me })
+                .await
+                .is_ok()
+            {
+                tracing::info!(%role, "handed master role back to spread the roles");
+                held.remove(&role);
+            }
+        }
+    }
     for role in MasterRole::ALL {
         let lease = leases.get(&role);
         let wanted = match held.get(&role) {
