@@ -1,9 +1,9 @@
 # Every CI step is a local recipe too; .ci/run calls `make test`.
 .PHONY: dev test lint build
 
-# Build cortex and start the three-voter dev cluster (Ctrl-C to stop).
+# Build cortex, start the three-voter dev cluster and run the seed plan on it (Ctrl-C to stop).
 dev:
-	cargo run --bin cortex -- dev
+	cargo run --bin cortex -- dev --demo
 
 # Everything CI runs: formatting, lints, and the whole test suite.
 test:

@@ -140,6 +140,10 @@ pub struct DevArgs {
     /// Log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Human)]
     pub log_format: LogFormat,
+    /// Once the cluster is up, submit the seed's plan
+    /// (examples/full-orchestration.yaml) and follow it to its report.
+    #[arg(long)]
+    pub demo: bool,
 }
 
 /// Where a client command finds the API and its token.

@@ -39,12 +39,17 @@ impl ApiClient {
                 )
             })?
         };
+        ApiClient::new(&args.api, token)
+    }
+
+    /// A client for the API at `base` with `token`.
+    pub fn new(base: &str, token: AdminToken) -> anyhow::Result<ApiClient> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
             .context("building the HTTP client")?;
         Ok(ApiClient {
-            base: args.api.trim_end_matches('/').to_string(),
+            base: base.trim_end_matches('/').to_string(),
             token,
             http,
         })

@@ -12,8 +12,9 @@ use cortex_consensus::NodeAddr;
 
 use crate::auth::{AdminToken, TokenSource};
 use crate::cli::DevArgs;
-use crate::client::render_status;
+use crate::client::{render_status, ApiClient};
 use crate::config::VoterConfig;
+use crate::runs_cli;
 use crate::server::{shutdown_signal, start_voter, RunningVoter};
 
 const VOTERS: u64 = 3;
@@ -57,7 +58,12 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         "\n{}",
         render_status(&voters[0].consensus().cluster_status().await)
     );
-    println!("Try: cortex cluster status | cortex kv put hello world | cortex kv get hello");
+    if args.demo {
+        run_demo(&voters[0], &token).await?;
+    }
+    println!(
+        "Try: cortex cluster status | cortex run submit examples/full-orchestration.yaml --watch"
+    );
     println!(
         "Ctrl-C stops the cluster; its state stays in {}.",
         args.data_dir.display()
@@ -71,6 +77,17 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         voter.shutdown().await;
     }
     Ok(())
+}
+
+/// The seed's plan, built into the binary so the demo needs no checkout.
+const DEMO_PLAN: &str = include_str!("../../examples/full-orchestration.yaml");
+
+/// Submits the seed's plan and follows it until its report.
+async fn run_demo(voter: &RunningVoter, token: &AdminToken) -> anyhow::Result<()> {
+    let client = ApiClient::new(&format!("http://{}", voter.api_addr), token.clone())?;
+    let id = runs_cli::submit(&client, DEMO_PLAN.to_string()).await?;
+    println!("demo: submitted the seed's plan as run {id}\n");
+    runs_cli::follow(&client, &id).await
 }
 
 fn voter_configs(args: &DevArgs) -> anyhow::Result<Vec<VoterConfig>> {

@@ -132,7 +132,7 @@ pub async fn escalation(command: EscalationCommand) -> anyhow::Result<()> {
 }
 
 /// Submits a plan; on 422 prints each problem as `path: message` on stderr.
-async fn submit(client: &ApiClient, text: String) -> anyhow::Result<String> {
+pub(crate) async fn submit(client: &ApiClient, text: String) -> anyhow::Result<String> {
     match client
         .send(Method::POST, "/v1/runs", Some(Body::Text(text)))
         .await
@@ -166,7 +166,7 @@ async fn submit(client: &ApiClient, text: String) -> anyhow::Result<String> {
 
 /// Polls the run every second, printing the progress view when it changes,
 /// until the run ends; then prints its Markdown report.
-async fn follow(client: &ApiClient, id: &str) -> anyhow::Result<()> {
+pub(crate) async fn follow(client: &ApiClient, id: &str) -> anyhow::Result<()> {
     let mut last = String::new();
     let mut failures = 0;
     loop {
