@@ -452,3 +452,41 @@ async fn a_run_is_listed_shown_approved_and_cancelled() {
     let (status, body) = api.post(&resolve, Some(body)).await.unwrap();
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retried_submission_with_the_same_idempotency_key_makes_one_run() {
+    let cluster = start().await;
+    let client = Client::new();
+    let submit = |key: &'static str| {
+        client
+            .post(format!("{}/v1/runs", cluster.api_url(1)))
+            .bearer_auth(cluster.token())
+            .header("idempotency-key", key)
+            .body(gated_plan("retried"))
+            .send()
+    };
+    let first: Value = submit("order-42").await.unwrap().json().await.unwrap();
+    let again = submit("order-42").await.unwrap();
+    assert_eq!(again.status(), StatusCode::CREATED);
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(first["id"], again["id"], "{first} {again}");
+    let other: Value = submit("order-43").await.unwrap().json().await.unwrap();
+    assert_ne!(first["id"], other["id"]);
+    let bad = submit("has space").await.unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+
+    wait_until(APPLIED, "node 2 to list both runs", || async {
+        let runs: Value = client
+            .get(format!("{}/v1/runs", cluster.api_url(2)))
+            .bearer_auth(cluster.token())
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        (runs.as_array()?.len() == 2).then_some(())
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+}

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use cortex_consensus::plan::{self, PlanErrors, TaskId, MAX_PLAN_BYTES};
 use cortex_consensus::run::{Run, RunId, RunStatus};
-use cortex_consensus::{Command, ConsensusError, Rejection};
+use cortex_consensus::{Command, ConsensusError, Rejection, RequestId};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -52,6 +52,26 @@ pub async fn submit(
         )));
     }
     let spec = plan::parse(text).map_err(ApiError::invalid_plan)?;
+    if let Some(key) = idempotency_key(&headers)? {
+        // A retried submission (same key) gets the same run back instead of
+        // a second run: the run id derives from the key, and the key is the
+        // command's idempotency key in the state machine.
+        let run = RunId(format!(
+            "{}-{:08x}",
+            spec.name,
+            fnv1a(key.as_bytes()) as u32
+        ));
+        let command = Command::SubmitRun {
+            run: run.clone(),
+            spec,
+        };
+        let written = state
+            .consensus
+            .write_with_id(RequestId(format!("submit:{}:{key}", run.0)), command)
+            .await?;
+        let answer = json!({ "id": run.0, "index": written.index });
+        return Ok((StatusCode::CREATED, Json(answer)));
+    }
     for _ in 0..ID_ATTEMPTS {
         let run = RunId(format!("{}-{}", spec.name, random_suffix()));
         let command = Command::SubmitRun {
@@ -73,6 +93,28 @@ pub async fn submit(
         "internal",
         "could not pick an unused run id",
     ))
+}
+
+/// The `Idempotency-Key` header, if any: 1 to 100 visible ASCII characters.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    match value.to_str() {
+        Ok(key) if (1..=100).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic()) => {
+            Ok(Some(key.to_string()))
+        }
+        _ => Err(ApiError::bad_request(
+            "Idempotency-Key must be 1 to 100 visible ASCII characters",
+        )),
+    }
+}
+
+/// FNV-1a, 64 bits: a stable, dependency-free hash for deriving run ids.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 fn too_large(len: Option<usize>) -> ApiError {
