@@ -91,7 +91,7 @@ async fn act(
         })
         .collect();
     for fence in acting {
-        if !schedule_role(handle, fence).await {
+        if !schedule_role(handle, options, fence).await {
             held.remove(&fence.role);
             continue;
         }
@@ -201,8 +201,12 @@ async fn keep_leases(
 }
 
 /// Assigns the role's ready tasks. Returns false if the lease turned out stale.
-async fn schedule_role(handle: &ConsensusHandle, fence: Fence) -> bool {
+async fn schedule_role(handle: &ConsensusHandle, options: &RuntimeOptions, fence: Fence) -> bool {
     let now = ClusterTime::now();
+    let heard_since = ClusterTime(
+        now.0
+            .saturating_sub(3 * options.heartbeat.as_millis() as u64),
+    );
     let (ready, mut load) = handle.state().read(|m| {
         (
             schedule::ready_tasks(&m.state, fence.role, now),
@@ -213,7 +217,7 @@ async fn schedule_role(handle: &ConsensusHandle, fence: Fence) -> bool {
     for ready in ready {
         let node = handle.state().read(|m| {
             let spec = &m.state.runs[&ready.run].tasks[&ready.task].spec;
-            schedule::pick_node(&m.state, spec, &load)
+            schedule::pick_node(&m.state, spec, &load, heard_since)
         });
         let Some(node) = node else { continue };
         *load.entry(node.clone()).or_default() += 1;

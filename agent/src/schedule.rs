@@ -62,13 +62,21 @@ pub fn load(state: &State) -> BTreeMap<String, usize> {
 }
 
 /// The least-loaded live node that matches the task's placement and has
-/// room, counting `load` (which the caller updates as it assigns).
-pub fn pick_node(state: &State, spec: &TaskSpec, load: &BTreeMap<String, usize>) -> Option<String> {
+/// room, counting `load` (which the caller updates as it assigns). Nodes
+/// whose last heartbeat is older than `heard_since` are passed over: they
+/// are probably gone, even if not yet declared lost.
+pub fn pick_node(
+    state: &State,
+    spec: &TaskSpec,
+    load: &BTreeMap<String, usize>,
+    heard_since: ClusterTime,
+) -> Option<String> {
     state
         .nodes
         .by_name
         .values()
         .filter(|n| n.status == NodeStatus::Alive)
+        .filter(|n| n.last_heartbeat.max(state.nodes.leader_since) >= heard_since)
         .filter(|n| {
             spec.placement
                 .node

@@ -101,7 +101,7 @@ fn ready_tasks_come_by_priority_then_plan_order_and_wait_for_dependencies() {
 }
 
 #[test]
-fn nodes_are_picked_by_placement_and_capacity() {
+fn nodes_are_picked_by_placement_capacity_and_recent_heartbeats() {
     let pinned = Placement {
         node: Some("b".into()),
         labels: BTreeMap::new(),
@@ -110,38 +110,25 @@ fn nodes_are_picked_by_placement_and_capacity() {
         node: None,
         labels: BTreeMap::from([("zone".into(), "x".into())]),
     };
-    let state = state_with(vec![task("x", Priority::Medium, &[], Placement::default())]);
+    let any = Placement::default();
+    let state = state_with(vec![task("x", Priority::Medium, &[], any.clone())]);
+    let spec = |p: &Placement| task("t", Priority::Medium, &[], p.clone());
     let free = BTreeMap::new();
+    let heard = ClusterTime(0);
     assert_eq!(
-        pick_node(
-            &state,
-            &task("t", Priority::Medium, &[], pinned.clone()),
-            &free
-        )
-        .as_deref(),
+        pick_node(&state, &spec(&pinned), &free, heard).as_deref(),
         Some("b")
     );
     assert_eq!(
-        pick_node(
-            &state,
-            &task("t", Priority::Medium, &[], labelled.clone()),
-            &free
-        )
-        .as_deref(),
+        pick_node(&state, &spec(&labelled), &free, heard).as_deref(),
         Some("a")
     );
     let a_full = BTreeMap::from([("a".to_string(), 1)]);
+    assert_eq!(pick_node(&state, &spec(&labelled), &a_full, heard), None);
     assert_eq!(
-        pick_node(&state, &task("t", Priority::Medium, &[], labelled), &a_full),
-        None
-    );
-    assert_eq!(
-        pick_node(
-            &state,
-            &task("t", Priority::Medium, &[], Placement::default()),
-            &a_full
-        )
-        .as_deref(),
+        pick_node(&state, &spec(&any), &a_full, heard).as_deref(),
         Some("b")
     );
+    // Nodes not heard from since the given time are passed over.
+    assert_eq!(pick_node(&state, &spec(&any), &free, ClusterTime(11)), None);
 }
