@@ -373,3 +373,85 @@ spec:
     run.ledger.check().unwrap();
     cluster.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn escalations_deadlines_and_handoffs_work_on_a_live_cluster() {
+    let cluster = Cluster::start(options).await;
+    let handle = cluster.handle();
+    let plan = r#"
+apiVersion: cortex.dev/v1
+kind: Run
+metadata: { name: edges }
+spec:
+  budget: { total: 40000, emergencyReserve: 5000 }
+  masters:
+    security: { personal: 0, workers: 10000 }
+    development: { personal: 0, workers: 10000 }
+  tasks:
+    - id: flaky
+      master: security
+      worker: scan
+      priority: critical
+      retries: 1
+      budget: 1000
+      executor: { process: { command: ["sh", "-c", "test \"$CORTEX_ATTEMPT\" -ge 3 || exit 7"] } }
+    - id: finder
+      master: security
+      worker: scan
+      budget: 1000
+      executor: { process: { command: ["sh", "-c", "echo '{\"handoff\": {\"id\": \"fix\", \"master\": \"development\", \"worker\": \"fix\", \"command\": [\"true\"], \"budget\": 500}}'"] } }
+"#;
+    let run = submit(&handle, "edges-1", plan).await;
+    // The critical task fails both allowed attempts and waits on an escalation.
+    let escalation = wait_for("an escalation", Duration::from_secs(30), || {
+        handle.state().read(|m| {
+            let r = &m.state.runs[&run];
+            let blocked = r.tasks[&TaskId("flaky".into())].state == TaskState::Blocked;
+            r.escalations
+                .first()
+                .filter(|_| blocked)
+                .map(|e| e.id.clone())
+        })
+    })
+    .await;
+    handle
+        .write(Command::ResolveEscalation {
+            run: run.clone(),
+            escalation,
+            resolution: cortex_consensus::run::Resolution::Retry,
+        })
+        .await
+        .unwrap();
+    let done = wait_run_end(&handle, &run, Duration::from_secs(30)).await;
+    assert_eq!(done.status, RunStatus::Completed, "{:#?}", done.tasks);
+    assert_eq!(done.tasks[&TaskId("flaky".into())].attempts.len(), 3);
+    // The handoff became a development task that ran.
+    let handed = &done.tasks[&TaskId("finder.fix".into())];
+    assert_eq!(
+        (handed.spec.master, handed.state),
+        (MasterRole::Development, TaskState::Completed)
+    );
+    assert_eq!(done.handoffs.len(), 1);
+
+    // A run past its deadline ends failed, its running task timed out and released.
+    let late = PLAN
+        .replace("metadata: { name: flow }", "metadata: { name: late }")
+        .replace(
+            "  budget: { total: 100000, emergencyReserve: 10000 }",
+            "  timeout: 2s\n  budget: { total: 100000, emergencyReserve: 10000 }",
+        );
+    let late = late.replace(
+        "echo '{\\\"tokens\\\": {\\\"input\\\": 300",
+        "sleep 30; echo '{\\\"tokens\\\": {\\\"input\\\": 300",
+    );
+    let late_run = submit(&handle, "late-1", &late).await;
+    let ended = wait_run_end(&handle, &late_run, Duration::from_secs(30)).await;
+    assert_eq!(ended.status, RunStatus::Failed);
+    assert_eq!(ended.reason.as_deref(), Some("run deadline passed"));
+    assert_eq!(
+        ended.tasks[&TaskId("scan".into())].state,
+        TaskState::TimedOut
+    );
+    assert_eq!(ended.ledger.reserved(), 0);
+    cluster.shutdown().await;
+}
