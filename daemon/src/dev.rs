@@ -15,7 +15,7 @@ use crate::cli::DevArgs;
 use crate::client::{render_status, ApiClient};
 use crate::config::VoterConfig;
 use crate::runs_cli;
-use crate::server::{shutdown_signal, start_voter, RunningVoter};
+use crate::server::{start_voter, RunningVoter, ShutdownSignal};
 
 const VOTERS: u64 = 3;
 /// How long the cluster may take to elect its first leader before we give up.
@@ -23,6 +23,8 @@ const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Runs the dev cluster until Ctrl-C.
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
+    let stop = ShutdownSignal::install().wait();
+    tokio::pin!(stop);
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating {}", args.data_dir.display()))?;
     let token_file = args.data_dir.join("admin-token");
@@ -53,28 +55,39 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         }
     }
 
-    wait_until_ready(&voters).await?;
-    println!(
-        "\n{}",
-        render_status(&voters[0].consensus().cluster_status().await)
-    );
-    if args.demo {
-        run_demo(&voters[0], &token).await?;
+    // Ctrl-C during start-up or the demo stops everything too.
+    let stopped_early = tokio::select! {
+        started = start_up(&voters, &token, args.demo) => { started?; false }
+        _ = &mut stop => true,
+    };
+    if !stopped_early {
+        println!(
+            "Try: cortex cluster status | cortex run submit examples/full-orchestration.yaml --watch"
+        );
+        println!(
+            "Ctrl-C stops the cluster; its state stays in {}.",
+            args.data_dir.display()
+        );
+        stop.await;
     }
-    println!(
-        "Try: cortex cluster status | cortex run submit examples/full-orchestration.yaml --watch"
-    );
-    println!(
-        "Ctrl-C stops the cluster; its state stays in {}.",
-        args.data_dir.display()
-    );
-
-    shutdown_signal().await;
     println!("stopping...");
     let stopping =
         futures::future::join_all(voters.into_iter().map(RunningVoter::stop_runtime)).await;
     for voter in stopping {
         voter.shutdown().await;
+    }
+    Ok(())
+}
+
+/// Waits for a leader, prints the cluster, and runs the demo if asked.
+async fn start_up(voters: &[RunningVoter], token: &AdminToken, demo: bool) -> anyhow::Result<()> {
+    wait_until_ready(voters).await?;
+    println!(
+        "\n{}",
+        render_status(&voters[0].consensus().cluster_status().await)
+    );
+    if demo {
+        run_demo(&voters[0], token).await?;
     }
     Ok(())
 }

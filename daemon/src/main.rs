@@ -62,6 +62,7 @@ async fn run_daemon(args: DaemonArgs) -> ExitCode {
         }
     };
     logging::init(args.log_format);
+    let stop = server::ShutdownSignal::install();
     let default_token = config.data_dir.join("admin-token");
     let token = match AdminToken::load(config.admin_token_file.as_deref(), &default_token) {
         Ok((token, source)) => {
@@ -88,7 +89,7 @@ async fn run_daemon(args: DaemonArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    server::shutdown_signal().await;
+    stop.wait().await;
     tracing::info!("shutting down");
     voter.shutdown().await;
     ExitCode::SUCCESS

@@ -123,18 +123,38 @@ pub async fn start_voter(config: &VoterConfig, token: AdminToken) -> anyhow::Res
     })
 }
 
-/// Resolves on Ctrl-C or SIGTERM (what Kubernetes sends before a kill).
-pub async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Ctrl-C (SIGINT) and SIGTERM (what Kubernetes sends before a kill),
+/// caught from the moment this is created: a signal that arrives while the
+/// process is still starting is not lost, nor does it kill the process
+/// before it can stop cleanly.
+pub struct ShutdownSignal {
+    interrupt: Option<tokio::signal::unix::Signal>,
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl ShutdownSignal {
+    /// Starts catching the signals.
+    pub fn install() -> ShutdownSignal {
+        use tokio::signal::unix::{signal, SignalKind};
+        ShutdownSignal {
+            interrupt: signal(SignalKind::interrupt()).ok(),
+            terminate: signal(SignalKind::terminate()).ok(),
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate => {}
+    }
+
+    /// Resolves on the first of the two signals.
+    pub async fn wait(mut self) {
+        async fn next(signal: &mut Option<tokio::signal::unix::Signal>) {
+            match signal {
+                Some(signal) => {
+                    signal.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        }
+        tokio::select! {
+            _ = next(&mut self.interrupt) => {}
+            _ = next(&mut self.terminate) => {}
+        }
     }
 }
