@@ -184,3 +184,15 @@ pub fn render_status(status: &ClusterStatus) -> String {
     }
     out
 }
+
+/// Percent-encodes `text` for use as one URL path segment.
+pub fn path_segment(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

@@ -23,7 +23,7 @@ use serde_json::json;
 
 use crate::auth::{AdminToken, TokenSource};
 use crate::cli::{BenchCommand, Cli, ClusterCommand, Command, DaemonArgs, KvCommand};
-use crate::client::{render_status, ApiClient, Body};
+use crate::client::{path_segment, render_status, ApiClient, Body};
 use crate::config::VoterConfig;
 
 /// Exit code for a configuration error (EX_USAGE).
@@ -134,7 +134,7 @@ async fn kv(command: KvCommand) -> anyhow::Result<()> {
     match command {
         KvCommand::Put { api, key, value } => {
             let client = ApiClient::from_args(&api)?;
-            let path = format!("/v1/kv/{}", encode_path(&key));
+            let path = format!("/v1/kv/{}", path_segment(&key));
             let answer = client
                 .send(Method::PUT, &path, Some(Body::Text(value)))
                 .await?;
@@ -142,22 +142,10 @@ async fn kv(command: KvCommand) -> anyhow::Result<()> {
         }
         KvCommand::Get { api, key } => {
             let client = ApiClient::from_args(&api)?;
-            let path = format!("/v1/kv/{}", encode_path(&key));
+            let path = format!("/v1/kv/{}", path_segment(&key));
             let answer = client.send(Method::GET, &path, None).await?;
             println!("{}", answer["value"].as_str().unwrap_or_default());
         }
     }
     Ok(())
-}
-
-/// Percent-encodes a key for use as one path segment.
-fn encode_path(key: &str) -> String {
-    key.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

@@ -10,7 +10,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::cli::{EscalationCommand, ResolveAction, RunCommand};
-use crate::client::{ApiClient, ApiFailure, Body};
+use crate::client::{path_segment, ApiClient, ApiFailure, Body};
 use crate::report::escalation::EscalationView;
 use crate::report::view::{RunDetail, RunSummary};
 use render::{render_detail, render_escalations, render_list, render_progress};
@@ -79,7 +79,7 @@ pub async fn run(command: RunCommand) -> anyhow::Result<()> {
         }
         RunCommand::Approve { api, id, task } => {
             let client = ApiClient::from_args(&api)?;
-            let path = run_path(&id, &format!("/tasks/{}/approve", segment(&task)));
+            let path = run_path(&id, &format!("/tasks/{}/approve", path_segment(&task)));
             client.send(Method::POST, &path, None).await?;
             println!("task {task} of run {id} approved");
         }
@@ -121,7 +121,7 @@ pub async fn escalation(command: EscalationCommand) -> anyhow::Result<()> {
                 (ResolveAction::Retry, _) => json!({ "action": "retry" }),
                 (ResolveAction::Cancel, _) => json!({ "action": "cancel" }),
             };
-            let path = format!("/v1/escalations/{}/resolve", segment(&id));
+            let path = format!("/v1/escalations/{}/resolve", path_segment(&id));
             client
                 .send(Method::POST, &path, Some(Body::Json(body)))
                 .await?;
@@ -211,17 +211,5 @@ fn parse_detail(value: Value) -> anyhow::Result<RunDetail> {
 }
 
 fn run_path(id: &str, rest: &str) -> String {
-    format!("/v1/runs/{}{rest}", segment(id))
-}
-
-/// Percent-encodes one path segment.
-fn segment(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    format!("/v1/runs/{}{rest}", path_segment(id))
 }
