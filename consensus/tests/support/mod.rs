@@ -94,22 +94,30 @@ impl RaftNetworkFactory<TypeConfig> for FaultyNetwork {
 
 type RpcResult<T, E> = Result<T, RPCError<NodeId, NodeAddr, RaftError<NodeId, E>>>;
 
+/// Runs `rpc` as if it crossed the link `from -> to`: refused while the link
+/// is cut, delayed by its latency, and its answer lost if the link was cut
+/// while it was in flight.
+async fn through<T, E: std::error::Error>(
+    faults: &Faults,
+    from: NodeId,
+    to: NodeId,
+    rpc: impl Future<Output = RpcResult<T, E>>,
+) -> RpcResult<T, E> {
+    let delay = faults.check(from, to).map_err(RPCError::Unreachable)?;
+    tokio::time::sleep(delay).await;
+    let result = rpc.await;
+    faults.check(to, from).map_err(RPCError::Unreachable)?;
+    result
+}
+
 impl RaftNetwork<TypeConfig> for FaultyClient {
     async fn append_entries(
         &mut self,
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> RpcResult<AppendEntriesResponse<NodeId>, openraft::error::Infallible> {
-        let delay = self
-            .faults
-            .check(self.source, self.target)
-            .map_err(RPCError::Unreachable)?;
-        tokio::time::sleep(delay).await;
-        let result = self.inner.append_entries(rpc, option).await;
-        self.faults
-            .check(self.target, self.source)
-            .map_err(RPCError::Unreachable)?;
-        result
+        let (faults, from, to) = (self.faults.clone(), self.source, self.target);
+        through(&faults, from, to, self.inner.append_entries(rpc, option)).await
     }
 
     async fn install_snapshot(
@@ -117,16 +125,8 @@ impl RaftNetwork<TypeConfig> for FaultyClient {
         rpc: InstallSnapshotRequest<TypeConfig>,
         option: RPCOption,
     ) -> RpcResult<InstallSnapshotResponse<NodeId>, InstallSnapshotError> {
-        let delay = self
-            .faults
-            .check(self.source, self.target)
-            .map_err(RPCError::Unreachable)?;
-        tokio::time::sleep(delay).await;
-        let result = self.inner.install_snapshot(rpc, option).await;
-        self.faults
-            .check(self.target, self.source)
-            .map_err(RPCError::Unreachable)?;
-        result
+        let (faults, from, to) = (self.faults.clone(), self.source, self.target);
+        through(&faults, from, to, self.inner.install_snapshot(rpc, option)).await
     }
 
     async fn vote(
@@ -134,16 +134,8 @@ impl RaftNetwork<TypeConfig> for FaultyClient {
         rpc: VoteRequest<NodeId>,
         option: RPCOption,
     ) -> RpcResult<VoteResponse<NodeId>, openraft::error::Infallible> {
-        let delay = self
-            .faults
-            .check(self.source, self.target)
-            .map_err(RPCError::Unreachable)?;
-        tokio::time::sleep(delay).await;
-        let result = self.inner.vote(rpc, option).await;
-        self.faults
-            .check(self.target, self.source)
-            .map_err(RPCError::Unreachable)?;
-        result
+        let (faults, from, to) = (self.faults.clone(), self.source, self.target);
+        through(&faults, from, to, self.inner.vote(rpc, option)).await
     }
 }
 
