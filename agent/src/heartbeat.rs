@@ -1,23 +1,23 @@
 //! Registers this node and keeps it alive in the replicated state.
 
 use cortex_consensus::command::Command;
-use cortex_consensus::{ConsensusError, ConsensusHandle, Rejection};
+use cortex_consensus::{ConsensusError, Rejection};
 use tokio::sync::watch;
 
+use crate::control::Control;
 use crate::options::RuntimeOptions;
 
 /// Registers, then heartbeats every period until `stop`; re-registers if
 /// the state does not know this node (a wiped cluster, a new leader's view).
-pub async fn run(
-    handle: ConsensusHandle,
-    options: RuntimeOptions,
-    mut stop: watch::Receiver<bool>,
-) {
+pub async fn run(control: Control, options: RuntimeOptions, mut stop: watch::Receiver<bool>) {
     let register = Command::RegisterNode {
         name: options.node_name.clone(),
         labels: options.labels.clone(),
         capacity: if options.execute { options.capacity } else { 0 },
-        voter: Some(handle.id()),
+        voter: match &control {
+            Control::Local(handle) => Some(handle.id()),
+            Control::Remote(_) => None,
+        },
     };
     let mut registered = false;
     let mut tick = tokio::time::interval(options.heartbeat);
@@ -34,7 +34,7 @@ pub async fn run(
             register.clone()
         };
         let written = tokio::select! {
-            written = handle.write(command) => written,
+            written = control.write(command) => written,
             _ = stop.wait_for(|s| *s) => return,
         };
         match written {

@@ -5,15 +5,20 @@
 //!   held, schedules ready tasks onto nodes (one fenced command per
 //!   assignment, which also reserves the budget) and cleans up after
 //!   overdue attempts, lost nodes and expired runs.
-//! * [`executor`]: runs the attempts assigned to this node as processes,
-//!   enforcing time limits and token caps, and reports their outcome.
+//! * [`executor`]: runs the attempts assigned to this node (processes, model
+//!   calls, [`builtin`] work), enforcing time limits and token caps, and
+//!   reports their progress, logs, assets and outcome.
+//! * [`control`]: the node's link to the cluster — its own Raft node on a
+//!   voter, gRPC to the voters on an agent.
 //! * [`schedule`] and [`protocol`]: the pure decisions and the worker line
 //!   protocol those loops rely on.
 //!
-//! Every loop reads the locally applied state and writes commands through
-//! the consensus handle; the state machine re-checks each command, so a
-//! loop acting on a stale view is refused rather than obeyed.
+//! Every loop acts on a possibly stale view of the state and writes commands
+//! through the leader; the state machine re-checks each command, so a loop
+//! acting on a stale view is refused rather than obeyed.
 
+pub mod builtin;
+pub mod control;
 pub mod executor;
 pub mod heartbeat;
 pub mod masters;

@@ -9,6 +9,7 @@
 //! | `{"checkpoint": {...}}` | state to resume from; handed to the next attempt in `CORTEX_CHECKPOINT` |
 //! | `{"result": {...}}` | the task's result |
 //! | `{"handoff": {"id", "master", "worker", "command": [...], "budget"?, "description"?}}` | work for another master |
+//! | `{"asset": {"id", "name", "type", ...}}` | a catalog asset discovered (see `docs/worker-protocol.md`) |
 //!
 //! Any other line (plain text, other JSON, junk) is a log line: a worker
 //! printing garbage never fails its attempt or the daemon.
@@ -39,6 +40,8 @@ pub enum Line {
     Result(String),
     /// Work handed to another master.
     Handoff(Handoff),
+    /// A catalog asset (JSON object text), checked when it is written.
+    Asset(String),
     /// Anything else.
     Log(String),
 }
@@ -89,6 +92,9 @@ pub fn parse_line(line: &str) -> Line {
     if let Some(result) = object.get("result") {
         return Line::Result(result.to_string());
     }
+    if let Some(asset @ Value::Object(_)) = object.get("asset") {
+        return Line::Asset(asset.to_string());
+    }
     if let Some(handoff) = object.get("handoff") {
         if let Ok(h) = serde_json::from_value::<HandoffLine>(handoff.clone()) {
             if !h.command.is_empty() {
@@ -96,11 +102,7 @@ pub fn parse_line(line: &str) -> Line {
                     id: h.id,
                     master: h.master,
                     worker: h.worker,
-                    executor: ExecutorSpec::Process {
-                        command: h.command,
-                        env: Default::default(),
-                        workdir: None,
-                    },
+                    executor: ExecutorSpec::command(h.command),
                     budget: h.budget,
                     description: h.description,
                 });
@@ -140,6 +142,10 @@ mod tests {
             r#"{"handoff": {"id": "fix", "master": "development", "worker": "fix", "command": ["true"]}}"#,
         );
         assert!(matches!(handoff, Line::Handoff(h) if h.master == MasterRole::Development));
+        assert_eq!(
+            parse_line(r#"{"asset": {"id": "r", "name": "r", "type": "repository"}}"#),
+            Line::Asset(r#"{"id":"r","name":"r","type":"repository"}"#.into())
+        );
     }
 
     #[test]
@@ -153,6 +159,7 @@ mod tests {
             r#"{"progress": "lots"}"#,
             "\u{0}\u{ff}",
             r#"{"handoff": {"id": 1}}"#,
+            r#"{"asset": "x"}"#,
         ] {
             assert!(matches!(parse_line(junk), Line::Log(_)), "{junk:?}");
         }

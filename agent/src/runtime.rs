@@ -3,8 +3,10 @@
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use cortex_consensus::remote::RemoteCluster;
 use cortex_consensus::ConsensusHandle;
 
+use crate::control::Control;
 use crate::options::RuntimeOptions;
 use crate::{executor, heartbeat, masters};
 
@@ -15,25 +17,40 @@ pub struct NodeRuntime {
 }
 
 impl NodeRuntime {
-    /// Starts heartbeats, the master-role loop and (unless disabled) the executor.
+    /// A voter's runtime: heartbeats, the master-role loop and (unless
+    /// disabled) the executor.
     pub fn start(handle: ConsensusHandle, options: RuntimeOptions) -> NodeRuntime {
+        let mut runtime = NodeRuntime::node(Control::Local(handle.clone()), options.clone());
+        let stopped = runtime.stop.subscribe();
+        runtime
+            .tasks
+            .push(tokio::spawn(masters::run(handle, options, stopped)));
+        runtime
+    }
+
+    /// An agent's runtime: heartbeats and the executor, through the voters.
+    pub fn start_agent(voters: RemoteCluster, options: RuntimeOptions) -> NodeRuntime {
+        NodeRuntime::node(Control::Remote(voters), options)
+    }
+
+    /// What every node runs.
+    fn node(control: Control, options: RuntimeOptions) -> NodeRuntime {
         let (stop, stopped) = watch::channel(false);
-        let mut tasks = vec![
-            tokio::spawn(heartbeat::run(
-                handle.clone(),
-                options.clone(),
-                stopped.clone(),
-            )),
-            tokio::spawn(masters::run(
-                handle.clone(),
-                options.clone(),
-                stopped.clone(),
-            )),
-        ];
+        let mut tasks = vec![tokio::spawn(heartbeat::run(
+            control.clone(),
+            options.clone(),
+            stopped.clone(),
+        ))];
         if options.execute {
-            tasks.push(tokio::spawn(executor::supervise(
-                handle,
+            let assignments = control.follow(
                 options.node_name.clone(),
+                options.node_timeout,
+                stopped.clone(),
+            );
+            tasks.push(tokio::spawn(executor::supervise(
+                control,
+                options.node_name.clone(),
+                assignments,
                 stopped,
             )));
         }

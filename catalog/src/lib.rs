@@ -1,5 +1,56 @@
-//! Asset catalog of Cortex (not built yet).
+//! Cortex's asset catalog as GraphQL.
 //!
-//! This crate will own the asset model, relations and lineage, search and the
-//! GraphQL schema. It depends on `cortex-consensus` only; see
-//! ARCHITECTURE.md §4. It is empty until the catalog issue.
+//! The catalog itself (assets, relations, indexes, history, the event
+//! stream) is replicated state in `cortex_consensus::catalog`; this crate
+//! is its GraphQL face ([`schema`]): queries (assets with filters and cursor
+//! pagination, search, lineage, history, stats, and read-only views of runs,
+//! tasks, workers, master leases and nodes), mutations (add, update, delete
+//! an asset, each one replicated command) and subscriptions (asset events
+//! from the replicated stream, resumable by cursor; a worker's progress).
+//!
+//! It reaches the cluster only through [`Cluster`], which the daemon
+//! implements with its `ConsensusHandle`; serving HTTP and websockets (and
+//! the admin token) is the daemon's job. See `docs/catalog.md`.
+
+mod asset;
+mod cluster;
+mod enums;
+mod error;
+pub mod limits;
+mod mutation;
+mod query;
+mod scalars;
+mod subscription;
+mod views;
+mod workers;
+
+use std::sync::Arc;
+
+use async_graphql::{MergedObject, Schema};
+
+pub use cluster::{Cluster, SharedCluster};
+pub use error::ApiError;
+
+/// Every query root field.
+#[derive(MergedObject, Default)]
+pub struct Query(query::CatalogQuery, views::RunQuery);
+
+/// The catalog's GraphQL schema.
+pub type CatalogSchema = Schema<Query, mutation::Mutation, subscription::Subscription>;
+
+/// The schema over `cluster`, with the limits of [`limits`].
+pub fn schema(cluster: Arc<dyn Cluster>) -> CatalogSchema {
+    Schema::build(
+        Query::default(),
+        mutation::Mutation,
+        subscription::Subscription,
+    )
+    .data::<SharedCluster>(cluster)
+    .limit_depth(limits::MAX_DEPTH)
+    .limit_complexity(limits::MAX_COMPLEXITY)
+    .extension(limits::ErrorCodes)
+    .finish()
+}
+
+#[cfg(test)]
+mod tests;

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::catalog::{CatalogChange, CatalogCommand, CatalogError};
 use crate::plan::{MasterRole, PlanErrors, RunSpec, TaskId};
 use crate::run::{AttemptReport, Resolution, RunError, RunId};
 use crate::state::leases::{Fence, Lease, LeaseError};
@@ -213,6 +214,8 @@ pub enum Command {
         /// The coordinator lease.
         fence: Fence,
     },
+    /// A change to the asset catalog (discovery batches, GraphQL mutations).
+    Catalog(CatalogCommand),
     /// Does nothing but go through the log; used to probe and benchmark writes.
     Noop,
     /// Sets a key of the diagnostic key/value space.
@@ -253,6 +256,10 @@ impl Command {
                 Ok(())
             }
             Command::Delete { key } => check_key(key),
+            Command::Catalog(command) => command.check().map_err(Rejection::Catalog),
+            Command::ReportAttempt { report, .. } => {
+                report.check().map_err(Rejection::InvalidReport)
+            }
             _ => Ok(()),
         }
     }
@@ -285,6 +292,8 @@ pub enum Response {
     },
     /// A lease was granted or renewed.
     Lease(Lease),
+    /// A catalog command was applied.
+    Catalog(CatalogChange),
     /// A node was fenced; this many attempts were ended.
     Fenced {
         /// Attempts fenced.
@@ -296,6 +305,9 @@ pub enum Response {
 /// nothing, but it is still a log entry, so a retry gets the same rejection.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum Rejection {
+    /// An attempt report is malformed or too large.
+    #[error("invalid attempt report: {0}")]
+    InvalidReport(String),
     /// The idempotency key is empty or longer than [`RequestId::MAX_LEN`].
     #[error("request id must be 1 to {max} characters, got {len}")]
     BadRequestId {
@@ -351,6 +363,9 @@ pub enum Rejection {
     /// A heartbeat from a node that never registered.
     #[error("node {0} is not registered")]
     UnknownNode(String),
+    /// The catalog refused a command.
+    #[error("catalog: {0}")]
+    Catalog(CatalogError),
     /// A key-value value is too large.
     #[error("value must be at most {max} bytes, got {len}")]
     ValueTooLarge {

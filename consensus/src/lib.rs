@@ -12,10 +12,12 @@
 //!                    │ no: forward over gRPC          └──> state machine ──> apply()
 //! ```
 
+pub mod catalog;
 pub mod command;
 pub mod error;
 pub mod node;
 pub mod plan;
+pub mod remote;
 pub mod run;
 pub mod state;
 pub mod store;

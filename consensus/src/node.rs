@@ -181,12 +181,14 @@ impl Node {
 }
 
 async fn serve(handle: ConsensusHandle, listener: TcpListener, mut stopped: watch::Receiver<bool>) {
-    let (raft, cluster) = service::services(handle);
+    let (raft, cluster) = service::services(handle.clone());
+    let agents = crate::transport::agents::service(handle);
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
     let result = tonic::transport::Server::builder()
         .tcp_nodelay(true)
         .add_service(raft)
         .add_service(cluster)
+        .add_service(agents)
         .serve_with_incoming_shutdown(incoming, async move {
             let _ = stopped.wait_for(|stop| *stop).await;
         })

@@ -9,10 +9,12 @@ use std::collections::{BTreeMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
+pub mod assignments;
 pub mod leases;
 pub mod nodes;
 mod runs;
 
+use crate::catalog::Catalog;
 use crate::command::{ClusterTime, Command, Outcome, Rejection, Request, RequestId, Response};
 use crate::run::{Run, RunId};
 use leases::Leases;
@@ -41,6 +43,8 @@ pub struct State {
     pub leases: Leases,
     /// Nodes that execute attempts.
     pub nodes: Nodes,
+    /// The asset catalog.
+    pub catalog: Catalog,
     /// Set by a leader change (a blank entry); the next entry's time becomes
     /// `nodes.leader_since`.
     leader_changed: bool,
@@ -111,6 +115,11 @@ impl State {
             Command::Delete { key } => Ok(Response::Deleted {
                 existed: self.kv.remove(key).is_some(),
             }),
+            Command::Catalog(command) => self
+                .catalog
+                .apply(command, self.time)
+                .map(Response::Catalog)
+                .map_err(Rejection::Catalog),
             other => self.execute_run_command(other),
         }
     }

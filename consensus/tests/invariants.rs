@@ -44,11 +44,7 @@ fn spec(tasks: &[(usize, Vec<usize>, u64, bool)]) -> RunSpec {
             timeout_ms: 10_000,
             retries: 1,
             placement: Placement::default(),
-            executor: ExecutorSpec::Process {
-                command: vec!["true".into()],
-                env: BTreeMap::new(),
-                workdir: None,
-            },
+            executor: ExecutorSpec::command(vec!["true".into()]),
             approval_required: false,
             phase: None,
             description: None,
@@ -207,6 +203,7 @@ impl World {
                         percent: 50,
                         message: None,
                         checkpoint: Some("{}".into()),
+                        logs: vec!["working".into()],
                     },
                     1 => AttemptReport::Completed {
                         tokens_used: tokens,

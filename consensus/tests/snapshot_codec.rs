@@ -85,6 +85,7 @@ fn a_state_with_runs_survives_the_snapshot_encoding() {
         percent: 50,
         message: Some("half".into()),
         checkpoint: Some("{\"a\":1}".into()),
+        logs: vec!["first line".into(), "second line".into()],
     };
     apply(
         &mut state,

@@ -114,7 +114,8 @@ impl AdminToken {
         &self.0
     }
 
-    fn matches(&self, presented: &str) -> bool {
+    /// Whether `presented` is this token (compared in constant time).
+    pub fn matches(&self, presented: &str) -> bool {
         self.0.as_bytes().ct_eq(presented.as_bytes()).into()
     }
 }

@@ -21,9 +21,10 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run one daemon (a voter of the Raft group).
+    /// Run one daemon: a voter of the Raft group, or an agent that executes
+    /// attempts for the voters.
     Daemon(DaemonArgs),
-    /// Run a complete three-voter cluster on this machine, on loopback.
+    /// Run a complete cluster (three voters and agents) on this machine, on loopback.
     Dev(DevArgs),
     /// Inspect or change the cluster through a daemon's admin API.
     #[command(subcommand)]
@@ -40,6 +41,9 @@ pub enum Command {
     /// List and resolve escalations (tasks waiting for a person).
     #[command(subcommand)]
     Escalation(EscalationCommand),
+    /// Search the asset catalog, show an asset, follow its lineage.
+    #[command(subcommand)]
+    Catalog(crate::catalog_cli::CatalogCommand),
 }
 
 /// `cortex bench ...`
@@ -47,6 +51,8 @@ pub enum Command {
 pub enum BenchCommand {
     /// Replicated writes through the admin API: throughput and latency percentiles.
     Write(BenchWriteArgs),
+    /// Load 100,000 catalog assets, then time asset(id), search and lineage.
+    Catalog(crate::catalog_cli::bench::BenchCatalogArgs),
 }
 
 /// Flags of `cortex bench write`.
@@ -75,21 +81,40 @@ pub enum LogFormat {
     Json,
 }
 
+/// What a daemon is in the cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Role {
+    /// A member of the Raft group: replicates state, holds master roles,
+    /// serves the admin API, and executes attempts unless --no-execute.
+    Voter,
+    /// Executes attempts for the voters it is given in --voters.
+    Agent,
+}
+
 /// Flags of `cortex daemon`.
 #[derive(Debug, Clone, Args)]
 pub struct DaemonArgs {
-    /// This node's id (1 or more); must appear in --peers.
+    /// Voter (Raft member) or agent (executes attempts only).
+    #[arg(long, env = "CORTEX_ROLE", value_enum, default_value_t = Role::Voter)]
+    pub role: Role,
+    /// This voter's id (1 or more); must appear in --peers. Voters only.
     #[arg(long, env = "CORTEX_NODE_ID")]
-    pub node_id: u64,
-    /// Address the Raft/gRPC service listens on.
+    pub node_id: Option<u64>,
+    /// The voters an agent talks to, as ID=HOST:PORT of their Raft/gRPC
+    /// service, comma separated (the same list as the voters' --peers).
+    /// Agents only.
+    #[arg(long, env = "CORTEX_VOTERS")]
+    pub voters: Option<String>,
+    /// Address the Raft/gRPC service listens on. Voters only.
     #[arg(long, env = "CORTEX_LISTEN", default_value = "0.0.0.0:7710")]
     pub listen: String,
-    /// Address of the admin HTTP API.
+    /// Address of the admin HTTP API (on an agent: health probes only).
     #[arg(long, env = "CORTEX_API_ADDR", default_value = "0.0.0.0:7700")]
     pub api_addr: String,
-    /// Initial voters, as ID=HOST:PORT of their Raft service, comma separated.
+    /// Initial voters, as ID=HOST:PORT of their Raft service, comma
+    /// separated. Voters only.
     #[arg(long, env = "CORTEX_PEERS")]
-    pub peers: String,
+    pub peers: Option<String>,
     /// Directory for the Raft log, snapshots and the generated admin token.
     #[arg(long, env = "CORTEX_DATA_DIR", default_value = "/var/lib/cortex")]
     pub data_dir: PathBuf,
@@ -99,7 +124,7 @@ pub struct DaemonArgs {
     #[arg(long, env = "CORTEX_ADMIN_TOKEN_FILE")]
     pub admin_token_file: Option<PathBuf>,
     /// This node's name in the cluster (the Kubernetes node name there).
-    /// Defaults to `voter-<node-id>`.
+    /// Defaults to `voter-<node-id>` on a voter and the host name on an agent.
     #[arg(long, env = "CORTEX_NODE_NAME")]
     pub node_name: Option<String>,
     /// Placement labels of this node, as KEY=VALUE,...
@@ -140,6 +165,10 @@ pub struct DevArgs {
     /// Log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Human)]
     pub log_format: LogFormat,
+    /// Agents started besides the three voters, named k3s-worker01, 02, ...
+    /// (they take the admin API ports after the voters').
+    #[arg(long, default_value_t = 4)]
+    pub agents: u16,
     /// Once the cluster is up, submit the seed's plan
     /// (examples/full-orchestration.yaml) and follow it to its report.
     #[arg(long)]
@@ -268,6 +297,18 @@ pub enum RunCommand {
         /// Print the final results as JSON instead.
         #[arg(long)]
         json: bool,
+    },
+    /// Print what a task's attempts printed (a bounded tail per attempt).
+    Logs {
+        #[command(flatten)]
+        api: ApiArgs,
+        /// The run's id.
+        id: String,
+        /// The task's id.
+        task: String,
+        /// Only this attempt (1 for the first).
+        #[arg(long)]
+        attempt: Option<u32>,
     },
     /// Approve a task that waits for approval.
     Approve {

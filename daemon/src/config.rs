@@ -1,5 +1,6 @@
-//! Turns command-line flags into a validated voter configuration, before
-//! any port is bound or file written, so a mistake is reported in one line.
+//! Turns command-line flags into a validated voter or agent configuration,
+//! before any port is bound or file written, so a mistake is reported in
+//! one line.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -11,7 +12,7 @@ use cortex_agent::RuntimeOptions;
 use cortex_consensus::node::Tuning;
 use cortex_consensus::{NodeAddr, NodeId};
 
-use crate::cli::DaemonArgs;
+use crate::cli::{DaemonArgs, Role};
 
 /// A configuration mistake, reported to the user before starting.
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +20,25 @@ pub enum ConfigError {
     /// --node-id is 0 (reserved for "no node").
     #[error("--node-id must be 1 or more")]
     ZeroNodeId,
+    /// A flag this role needs is missing.
+    #[error("{flag} is required for --role {role}")]
+    Missing {
+        /// The flag.
+        flag: &'static str,
+        /// The role.
+        role: &'static str,
+    },
+    /// A flag that does not apply to this role was given.
+    #[error("{flag} does not apply to --role {role}")]
+    NotForRole {
+        /// The flag.
+        flag: &'static str,
+        /// The role.
+        role: &'static str,
+    },
+    /// An agent's node name could not be derived from the host name.
+    #[error("cannot tell this host's name ({0}); give --node-name")]
+    NoHostName(String),
     /// An address flag does not parse.
     #[error("{flag}: {value:?} is not an IP:PORT address")]
     BadSocketAddr {
@@ -27,17 +47,19 @@ pub enum ConfigError {
         /// What was given.
         value: String,
     },
-    /// A --peers entry does not parse.
-    #[error("--peers: entry {entry:?} is not ID=HOST:PORT ({reason})")]
+    /// A --peers or --voters entry does not parse.
+    #[error("{flag}: entry {entry:?} is not ID=HOST:PORT ({reason})")]
     BadPeer {
+        /// The flag.
+        flag: &'static str,
         /// The entry.
         entry: String,
         /// What is wrong with it.
         reason: &'static str,
     },
-    /// The same id appears twice in --peers.
-    #[error("--peers: node id {0} appears more than once")]
-    DuplicatePeer(NodeId),
+    /// The same id appears twice in --peers or --voters.
+    #[error("{0}: node id {1} appears more than once")]
+    DuplicatePeer(&'static str, NodeId),
     /// This node is not in --peers.
     #[error("--peers must include this node (--node-id {0})")]
     SelfNotInPeers(NodeId),
@@ -90,46 +112,110 @@ pub struct VoterConfig {
     pub runtime: RuntimeOptions,
 }
 
-impl VoterConfig {
-    /// Validates `args`; creates the data directory if missing.
+/// Everything an agent needs, validated.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// The voters' Raft/gRPC addresses.
+    pub voters: Vec<String>,
+    /// Health probe listen address.
+    pub api_addr: SocketAddr,
+    /// The node runtime (heartbeats, execution).
+    pub runtime: RuntimeOptions,
+}
+
+/// A validated daemon configuration.
+#[derive(Debug, Clone)]
+pub enum DaemonConfig {
+    /// `--role voter`.
+    Voter(VoterConfig),
+    /// `--role agent`.
+    Agent(AgentConfig),
+}
+
+impl DaemonConfig {
+    /// Validates `args` for their role.
     pub fn from_args(args: &DaemonArgs) -> Result<Self, ConfigError> {
-        if args.node_id == 0 {
+        match args.role {
+            Role::Voter => VoterConfig::from_args(args).map(DaemonConfig::Voter),
+            Role::Agent => AgentConfig::from_args(args).map(DaemonConfig::Agent),
+        }
+    }
+}
+
+impl AgentConfig {
+    /// Validates `args` of an agent.
+    pub fn from_args(args: &DaemonArgs) -> Result<Self, ConfigError> {
+        let role = "agent";
+        if args.node_id.is_some() {
+            return Err(ConfigError::NotForRole {
+                flag: "--node-id",
+                role,
+            });
+        }
+        if args.peers.is_some() {
+            return Err(ConfigError::NotForRole {
+                flag: "--peers (use --voters)",
+                role,
+            });
+        }
+        let voters = args.voters.as_deref().ok_or(ConfigError::Missing {
+            flag: "--voters",
+            role,
+        })?;
+        let voters = parse_peers("--voters", voters)?
+            .into_values()
+            .map(|addr| addr.raft_addr)
+            .collect();
+        let node_name = match &args.node_name {
+            Some(name) => name.clone(),
+            None => host_name()?,
+        };
+        Ok(AgentConfig {
+            voters,
+            api_addr: socket_addr("--api-addr", &args.api_addr)?,
+            runtime: runtime_options(args, node_name)?,
+        })
+    }
+}
+
+impl VoterConfig {
+    /// Validates `args` of a voter; creates the data directory if missing.
+    pub fn from_args(args: &DaemonArgs) -> Result<Self, ConfigError> {
+        let role = "voter";
+        let node_id = args.node_id.ok_or(ConfigError::Missing {
+            flag: "--node-id",
+            role,
+        })?;
+        if node_id == 0 {
             return Err(ConfigError::ZeroNodeId);
+        }
+        if args.voters.is_some() {
+            return Err(ConfigError::NotForRole {
+                flag: "--voters (use --peers)",
+                role,
+            });
         }
         let listen = socket_addr("--listen", &args.listen)?;
         let api_addr = socket_addr("--api-addr", &args.api_addr)?;
-        let peers = parse_peers(&args.peers)?;
-        if !peers.contains_key(&args.node_id) {
-            return Err(ConfigError::SelfNotInPeers(args.node_id));
+        let peers = args.peers.as_deref().ok_or(ConfigError::Missing {
+            flag: "--peers",
+            role,
+        })?;
+        let peers = parse_peers("--peers", peers)?;
+        if !peers.contains_key(&node_id) {
+            return Err(ConfigError::SelfNotInPeers(node_id));
         }
         if args.snapshot_every < 10 {
             return Err(ConfigError::SnapshotTooOften(args.snapshot_every));
         }
         ensure_writable_dir(&args.data_dir)?;
-        let runtime = RuntimeOptions {
-            node_name: args
-                .node_name
-                .clone()
-                .unwrap_or_else(|| format!("voter-{}", args.node_id)),
-            labels: parse_labels(&args.labels)?,
-            capacity: args.capacity,
-            execute: !args.no_execute,
-            heartbeat: Duration::from_millis((args.node_timeout_ms / 5).clamp(200, 1_000)),
-            node_timeout: Duration::from_millis(in_range(
-                "--node-timeout-ms",
-                args.node_timeout_ms,
-                1_000,
-                600_000,
-            )?),
-            lease_ttl: Duration::from_millis(in_range(
-                "--lease-ttl-ms",
-                args.lease_ttl_ms,
-                500,
-                60_000,
-            )?),
-        };
+        let node_name = args
+            .node_name
+            .clone()
+            .unwrap_or_else(|| format!("voter-{node_id}"));
+        let runtime = runtime_options(args, node_name)?;
         Ok(VoterConfig {
-            node_id: args.node_id,
+            node_id,
             listen,
             api_addr,
             peers,
@@ -143,6 +229,41 @@ impl VoterConfig {
             runtime,
         })
     }
+}
+
+/// The runtime settings every node shares.
+fn runtime_options(args: &DaemonArgs, node_name: String) -> Result<RuntimeOptions, ConfigError> {
+    Ok(RuntimeOptions {
+        node_name,
+        labels: parse_labels(&args.labels)?,
+        capacity: args.capacity,
+        execute: !args.no_execute,
+        heartbeat: Duration::from_millis((args.node_timeout_ms / 5).clamp(200, 1_000)),
+        node_timeout: Duration::from_millis(in_range(
+            "--node-timeout-ms",
+            args.node_timeout_ms,
+            1_000,
+            600_000,
+        )?),
+        lease_ttl: Duration::from_millis(in_range(
+            "--lease-ttl-ms",
+            args.lease_ttl_ms,
+            500,
+            60_000,
+        )?),
+    })
+}
+
+/// This machine's host name (the pod name in Kubernetes, where the chart
+/// sets --node-name to the node's name instead).
+fn host_name() -> Result<String, ConfigError> {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map_err(|e| ConfigError::NoHostName(e.to_string()))?;
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(ConfigError::NoHostName("it is empty".into()));
+    }
+    Ok(name.to_string())
 }
 
 fn in_range(flag: &'static str, value: u64, min: u64, max: u64) -> Result<u64, ConfigError> {
@@ -179,11 +300,15 @@ fn socket_addr(flag: &'static str, value: &str) -> Result<SocketAddr, ConfigErro
     })
 }
 
-/// Parses `1=host:7710,2=host:7710,...`.
-pub fn parse_peers(value: &str) -> Result<BTreeMap<NodeId, NodeAddr>, ConfigError> {
+/// Parses `1=host:7710,2=host:7710,...` given as `flag`.
+pub fn parse_peers(
+    flag: &'static str,
+    value: &str,
+) -> Result<BTreeMap<NodeId, NodeAddr>, ConfigError> {
     let mut peers = BTreeMap::new();
     for entry in value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
         let bad = |reason| ConfigError::BadPeer {
+            flag,
             entry: entry.to_string(),
             reason,
         };
@@ -205,11 +330,12 @@ pub fn parse_peers(value: &str) -> Result<BTreeMap<NodeId, NodeAddr>, ConfigErro
             raft_addr: addr.to_string(),
         };
         if peers.insert(id, node).is_some() {
-            return Err(ConfigError::DuplicatePeer(id));
+            return Err(ConfigError::DuplicatePeer(flag, id));
         }
     }
     if peers.is_empty() {
         return Err(ConfigError::BadPeer {
+            flag,
             entry: value.to_string(),
             reason: "no peers given",
         });
@@ -235,7 +361,11 @@ mod tests {
 
     #[test]
     fn parses_a_peer_list() {
-        let peers = parse_peers("1=127.0.0.1:7710, 2=cortex-1.cortex:7710,3=[::1]:7712").unwrap();
+        let peers = parse_peers(
+            "--peers",
+            "1=127.0.0.1:7710, 2=cortex-1.cortex:7710,3=[::1]:7712",
+        )
+        .unwrap();
         assert_eq!(peers.len(), 3);
         assert_eq!(peers[&2].raft_addr, "cortex-1.cortex:7710");
         assert_eq!(peers[&3].raft_addr, "[::1]:7712");
@@ -253,12 +383,12 @@ mod tests {
             ("", "no peers given"),
         ];
         for (input, reason) in cases {
-            let error = parse_peers(input).unwrap_err().to_string();
+            let error = parse_peers("--peers", input).unwrap_err().to_string();
             assert!(error.contains(reason), "{input:?}: {error}");
         }
         assert!(matches!(
-            parse_peers("1=a:1,1=b:2"),
-            Err(ConfigError::DuplicatePeer(1))
+            parse_peers("--peers", "1=a:1,1=b:2"),
+            Err(ConfigError::DuplicatePeer("--peers", 1))
         ));
     }
 }

@@ -1,6 +1,9 @@
 //! `cortex dev`: a complete cluster on one machine, with no external
 //! services: three voters in this process on loopback, each with its own
-//! sled directory under the dev data dir, sharing one admin token.
+//! sled directory under the dev data dir, sharing one admin token, and
+//! `--agents` agents that reach the voters over gRPC like agents on other
+//! nodes would. With agents, the voters only coordinate (as K3s control-plane
+//! nodes tainted NoSchedule would) and the agents do the work.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -13,9 +16,9 @@ use cortex_consensus::NodeAddr;
 use crate::auth::{AdminToken, TokenSource};
 use crate::cli::DevArgs;
 use crate::client::{render_status, ApiClient};
-use crate::config::VoterConfig;
+use crate::config::{AgentConfig, VoterConfig};
 use crate::runs_cli;
-use crate::server::{start_voter, RunningVoter, ShutdownSignal};
+use crate::server::{start_agent, start_voter, RunningAgent, RunningVoter, ShutdownSignal};
 
 const VOTERS: u64 = 3;
 /// How long the cluster may take to elect its first leader before we give up.
@@ -35,15 +38,26 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     for config in &configs {
         voters.push(start_voter(config, token.clone()).await?);
     }
+    let mut agents = Vec::new();
+    for config in agent_configs(&args, &configs)? {
+        agents.push((
+            config.runtime.node_name.clone(),
+            start_agent(&config).await?,
+        ));
+    }
     println!(
-        "cortex dev: {VOTERS} voters on loopback, data in {}",
+        "cortex dev: {VOTERS} voters and {} agents on loopback, data in {}",
+        agents.len(),
         args.data_dir.display()
     );
     for (config, voter) in configs.iter().zip(&voters) {
         println!(
-            "  node {}  api http://{}  raft {}",
-            config.node_id, voter.api_addr, config.listen
+            "  {}  node {}  api http://{}  raft {}",
+            config.runtime.node_name, config.node_id, voter.api_addr, config.listen
         );
+    }
+    for (name, agent) in &agents {
+        println!("  {name}  agent  health http://{}/healthz", agent.api_addr);
     }
     match source {
         TokenSource::Env => println!("  admin token: from CORTEX_ADMIN_TOKEN"),
@@ -71,6 +85,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         stop.await;
     }
     println!("stopping...");
+    futures::future::join_all(agents.into_iter().map(|(_, a)| RunningAgent::shutdown(a))).await;
     let stopping =
         futures::future::join_all(voters.into_iter().map(RunningVoter::stop_runtime)).await;
     for voter in stopping {
@@ -130,6 +145,28 @@ fn voter_configs(args: &DevArgs) -> anyhow::Result<Vec<VoterConfig>> {
                 runtime: RuntimeOptions {
                     // The seed's control-plane nodes.
                     node_name: format!("k3s-master{id:02}"),
+                    execute: args.agents == 0,
+                    ..RuntimeOptions::default()
+                },
+            })
+        })
+        .collect()
+}
+
+/// The agents: the seed's worker nodes, probes on the ports after the voters'.
+fn agent_configs(args: &DevArgs, voters: &[VoterConfig]) -> anyhow::Result<Vec<AgentConfig>> {
+    let addresses: Vec<String> = voters.iter().map(|v| v.listen.to_string()).collect();
+    (1..=args.agents)
+        .map(|n| {
+            let port = args
+                .api_port
+                .checked_add(VOTERS as u16 + n - 1)
+                .context("port out of range; choose a lower --api-port")?;
+            Ok(AgentConfig {
+                voters: addresses.clone(),
+                api_addr: format!("127.0.0.1:{port}").parse()?,
+                runtime: RuntimeOptions {
+                    node_name: format!("k3s-worker{n:02}"),
                     ..RuntimeOptions::default()
                 },
             })

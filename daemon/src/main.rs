@@ -6,10 +6,12 @@
 mod api;
 mod auth;
 mod bench;
+mod catalog_cli;
 mod cli;
 mod client;
 mod config;
 mod dev;
+mod graphql;
 mod logging;
 mod report;
 mod runs_cli;
@@ -24,7 +26,7 @@ use serde_json::json;
 use crate::auth::{AdminToken, TokenSource};
 use crate::cli::{BenchCommand, Cli, ClusterCommand, Command, DaemonArgs, KvCommand};
 use crate::client::{path_segment, render_status, ApiClient, Body};
-use crate::config::VoterConfig;
+use crate::config::{AgentConfig, DaemonConfig};
 
 /// Exit code for a configuration error (EX_USAGE).
 const EXIT_CONFIG: u8 = 64;
@@ -41,6 +43,8 @@ async fn main() -> ExitCode {
         Command::Cluster(command) => cluster(command).await,
         Command::Kv(command) => kv(command).await,
         Command::Bench(BenchCommand::Write(args)) => bench::write(args).await,
+        Command::Bench(BenchCommand::Catalog(args)) => catalog_cli::bench::run(args).await,
+        Command::Catalog(command) => catalog_cli::run(command).await,
         Command::Run(command) => runs_cli::run(command).await,
         Command::Escalation(command) => runs_cli::escalation(command).await,
     };
@@ -54,7 +58,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run_daemon(args: DaemonArgs) -> ExitCode {
-    let config = match VoterConfig::from_args(&args) {
+    let config = match DaemonConfig::from_args(&args) {
         Ok(config) => config,
         Err(e) => {
             eprintln!("cortex daemon: {e}");
@@ -63,6 +67,10 @@ async fn run_daemon(args: DaemonArgs) -> ExitCode {
     };
     logging::init(args.log_format);
     let stop = server::ShutdownSignal::install();
+    let config = match config {
+        DaemonConfig::Voter(config) => config,
+        DaemonConfig::Agent(config) => return run_agent(config, stop).await,
+    };
     let default_token = config.data_dir.join("admin-token");
     let token = match AdminToken::load(config.admin_token_file.as_deref(), &default_token) {
         Ok((token, source)) => {
@@ -92,6 +100,20 @@ async fn run_daemon(args: DaemonArgs) -> ExitCode {
     stop.wait().await;
     tracing::info!("shutting down");
     voter.shutdown().await;
+    ExitCode::SUCCESS
+}
+
+async fn run_agent(config: AgentConfig, stop: server::ShutdownSignal) -> ExitCode {
+    let agent = match server::start_agent(&config).await {
+        Ok(agent) => agent,
+        Err(e) => {
+            eprintln!("cortex daemon: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    stop.wait().await;
+    tracing::info!("shutting down");
+    agent.shutdown().await;
     ExitCode::SUCCESS
 }
 

@@ -1,5 +1,6 @@
-//! Runs one voter: binds its two listeners, starts the consensus node and
-//! serves the admin API until told to stop.
+//! Runs one daemon. A voter binds its two listeners, starts the consensus
+//! node and serves the admin API; an agent starts its runtime against the
+//! voters and serves health probes. Both until told to stop.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -7,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use cortex_agent::NodeRuntime;
 use cortex_consensus::node::{Node, NodeOptions};
+use cortex_consensus::remote::RemoteCluster;
 use cortex_consensus::ConsensusHandle;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -14,7 +16,7 @@ use tokio::task::JoinHandle;
 
 use crate::api::{self, AppState};
 use crate::auth::AdminToken;
-use crate::config::VoterConfig;
+use crate::config::{AgentConfig, VoterConfig};
 
 /// A voter serving Raft and the admin API, with its node runtime.
 pub struct RunningVoter {
@@ -119,6 +121,52 @@ pub async fn start_voter(config: &VoterConfig, token: AdminToken) -> anyhow::Res
         runtime,
         api,
         stop,
+        api_addr,
+    })
+}
+
+/// An agent executing attempts for the voters, with its health probe.
+pub struct RunningAgent {
+    runtime: NodeRuntime,
+    probes: JoinHandle<()>,
+    /// Where the health probe listens.
+    pub api_addr: SocketAddr,
+}
+
+impl RunningAgent {
+    /// Stops the runtime (running attempts are stopped) and the probe.
+    pub async fn shutdown(self) {
+        self.runtime.shutdown().await;
+        self.probes.abort();
+    }
+}
+
+/// Binds the probe listener and starts the agent's runtime.
+pub async fn start_agent(config: &AgentConfig) -> anyhow::Result<RunningAgent> {
+    let listener = TcpListener::bind(config.api_addr)
+        .await
+        .with_context(|| format!("cannot listen on {} (--api-addr)", config.api_addr))?;
+    let api_addr = listener.local_addr()?;
+    let voters = RemoteCluster::new(config.voters.clone())?;
+    let runtime = NodeRuntime::start_agent(voters, config.runtime.clone());
+    let router = axum::Router::new()
+        .route("/healthz", axum::routing::get(api::health::healthz))
+        .fallback(api::error::not_found);
+    let probes = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router).await {
+            tracing::error!(error = %e, "health probe stopped");
+        }
+    });
+    tracing::info!(
+        node = %config.runtime.node_name,
+        voters = ?config.voters,
+        probe = %api_addr,
+        capacity = config.runtime.capacity,
+        "agent started"
+    );
+    Ok(RunningAgent {
+        runtime,
+        probes,
         api_addr,
     })
 }

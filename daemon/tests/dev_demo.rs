@@ -1,5 +1,6 @@
-//! The README's first command: `cortex dev --demo` brings up three voters,
-//! runs the seed's plan to its report, and stops cleanly on Ctrl-C (SIGINT).
+//! The README's first command: `cortex dev --demo` brings up three voters
+//! and four agents, runs the seed's plan on the agents (with real discovery
+//! and audit work) to its report, and stops cleanly on Ctrl-C (SIGINT).
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -10,21 +11,22 @@ use std::time::Duration;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-/// A base port with the next two free as well (the dev cluster uses three).
-fn three_free_ports() -> u16 {
+/// A base port with the next `n - 1` free as well.
+fn free_ports(n: u16) -> u16 {
     for _ in 0..100 {
         let base = cortex_chaos::ports::free_port().unwrap();
-        if base < 65_000 && (1..3).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
+        if base < 65_000 && (1..n).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
             return base;
         }
     }
-    panic!("no three consecutive free ports");
+    panic!("no {n} consecutive free ports");
 }
 
 #[test]
 fn dev_demo_runs_the_seed_plan_and_stops_on_ctrl_c() {
     let dir = tempfile::tempdir().unwrap();
-    let (api, raft) = (three_free_ports(), three_free_ports());
+    // Three voters and four agents take API ports; the voters Raft ports.
+    let (api, raft) = (free_ports(7), free_ports(3));
     let mut child = Command::new(env!("CARGO_BIN_EXE_cortex"))
         .args([
             "dev",
@@ -36,6 +38,8 @@ fn dev_demo_runs_the_seed_plan_and_stops_on_ctrl_c() {
         ])
         .args(["--data-dir", dir.path().join("dev").to_str().unwrap()])
         .env_remove("CORTEX_ADMIN_TOKEN")
+        // As `make dev` does: the demo's discovery works on the repository.
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -66,6 +70,9 @@ fn dev_demo_runs_the_seed_plan_and_stops_on_ctrl_c() {
     assert!(output.contains("Execution Report"), "{output}");
     assert!(output.contains("- Status: completed"), "{output}");
     assert!(output.contains("28 of 28 tasks completed"), "{output}");
+    assert!(output.contains("3 voters and 4 agents"), "{output}");
+    // The work ran on the agents, not on the voters.
+    assert!(output.contains("k3s-worker0"), "{output}");
     assert!(dir.path().join("dev/admin-token").exists());
 
     kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();

@@ -67,7 +67,14 @@ async fn wait_end(client: &Client, cluster: &ProcessCluster, id: &str, timeout: 
 
 fn example() -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/full-orchestration.yaml");
-    std::fs::read_to_string(path).unwrap()
+    // The daemons run in this crate's directory; the plan's audit path is
+    // relative to the repository's root (where `make dev` runs it).
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let manifests = root.join("examples/manifests");
+    std::fs::read_to_string(path).unwrap().replace(
+        "[examples/manifests]",
+        &format!("[{:?}]", manifests.display().to_string()),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

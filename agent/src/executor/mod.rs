@@ -1,194 +1,120 @@
 //! Executes the attempts the state assigns to this node.
 //!
-//! The supervisor wakes on every applied change, starts a runner for each
-//! live attempt placed here that is not running yet, and stops runners whose
-//! attempt is no longer live (fenced after a node loss, cancelled, expired).
-//! Runners report progress (throttled) and their final outcome through Raft;
-//! a report for a superseded attempt is refused by the state machine.
+//! * [`supervisor`] follows the node's assignments: starts an attempt that
+//!   appears, stops one that disappears (fenced, cancelled, expired).
+//! * [`attempt`] runs one attempt: time limit, token cap, progress, logs
+//!   and the final report, whatever the executor; [`assets`] writes what
+//!   it discovers to the catalog.
+//! * The executors themselves — [`process`], [`llm`], the builtins in
+//!   `crate::builtin` — only do the work and describe it as protocol
+//!   [`Line`]s; they hold no policy.
 
+pub mod assets;
+pub mod attempt;
+pub mod llm;
 pub mod process;
+pub mod stream_json;
+pub mod supervisor;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
-use cortex_consensus::command::Command;
 use cortex_consensus::plan::{ExecutorSpec, TaskId};
-use cortex_consensus::run::{AttemptReport, RunId};
-use cortex_consensus::{ConsensusError, ConsensusHandle};
+use cortex_consensus::run::RunId;
+use cortex_consensus::state::assignments::Assignment;
 use tokio::sync::{mpsc, watch};
 
-use process::{Job, Progress};
+use crate::protocol::Line;
 
-/// Progress reports are sent at most this often per attempt.
-const PROGRESS_EVERY: Duration = Duration::from_millis(300);
+pub use supervisor::supervise;
 
-type AttemptKey = (RunId, TaskId, u32);
+/// What an executor knows about the attempt it runs.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// The run.
+    pub run: RunId,
+    /// The task.
+    pub task: TaskId,
+    /// The attempt number (1 for the first).
+    pub attempt: u32,
+    /// The node it runs on.
+    pub node: String,
+    /// Tokens reserved for it: usage must stay below.
+    pub reserved: u64,
+    /// Its time limit.
+    pub timeout: Duration,
+    /// The task's last checkpoint (JSON text), to resume from.
+    pub checkpoint: Option<String>,
+}
 
-/// Runs until `stop` turns true.
-pub async fn supervise(handle: ConsensusHandle, node: String, mut stop: watch::Receiver<bool>) {
-    let mut changes = handle.state().changes();
-    let mut running: HashMap<AttemptKey, watch::Sender<bool>> = HashMap::new();
-    let (done_tx, mut done) = mpsc::unbounded_channel::<AttemptKey>();
-    loop {
-        let assigned = assigned_here(&handle, &node);
-        for (key, job) in &assigned {
-            if !running.contains_key(key) {
-                let (cancel, cancelled) = watch::channel(false);
-                running.insert(key.clone(), cancel);
-                tracing::info!(run = %key.0, task = %key.1, attempt = key.2, "starting attempt");
-                tokio::spawn(run_attempt(
-                    handle.clone(),
-                    key.clone(),
-                    job.clone(),
-                    cancelled,
-                    done_tx.clone(),
-                ));
-            }
+impl Context {
+    /// The context of `assignment` on `node`.
+    pub fn of(assignment: &Assignment, node: &str) -> Context {
+        Context {
+            run: assignment.run.clone(),
+            task: assignment.task.clone(),
+            attempt: assignment.attempt,
+            node: node.to_string(),
+            reserved: assignment.reserved,
+            timeout: Duration::from_millis(assignment.timeout_ms),
+            checkpoint: assignment.checkpoint.clone(),
         }
-        running.retain(|key, cancel| {
-            let live = assigned.iter().any(|(k, _)| k == key);
-            if !live {
-                tracing::info!(run = %key.0, task = %key.1, attempt = key.2, "attempt no longer live; stopping it");
-                let _ = cancel.send(true);
-            }
-            live
-        });
-        tokio::select! {
-            _ = changes.changed() => {}
-            Some(key) = done.recv() => { running.remove(&key); }
-            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-            _ = stop.wait_for(|s| *s) => {
-                for cancel in running.values() {
-                    let _ = cancel.send(true);
-                }
-                return;
-            }
-        }
+    }
+
+    /// The environment every worker process gets (documented in
+    /// `docs/worker-protocol.md`).
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("CORTEX_RUN_ID", self.run.0.clone()),
+            ("CORTEX_TASK_ID", self.task.0.clone()),
+            ("CORTEX_ATTEMPT", self.attempt.to_string()),
+            ("CORTEX_NODE", self.node.clone()),
+            ("CORTEX_TOKEN_BUDGET", self.reserved.to_string()),
+            ("CORTEX_TIMEOUT_SECONDS", self.timeout.as_secs().to_string()),
+            (
+                "CORTEX_CHECKPOINT",
+                self.checkpoint.clone().unwrap_or_default(),
+            ),
+        ]
     }
 }
 
-/// Live attempts placed on `node`, with what is needed to run them.
-fn assigned_here(handle: &ConsensusHandle, node: &str) -> Vec<(AttemptKey, Job)> {
-    handle.state().read(|machine| {
-        let mut assigned = Vec::new();
-        for run in machine.state.runs.values() {
-            for (id, task) in &run.tasks {
-                let Some(attempt) = task.live_attempt().filter(|a| a.node == node) else {
-                    continue;
-                };
-                let ExecutorSpec::Process {
-                    command,
-                    env,
-                    workdir,
-                } = &task.spec.executor;
-                let mut env = env.clone();
-                env.insert("CORTEX_RUN_ID".into(), run.id.0.clone());
-                env.insert("CORTEX_TASK_ID".into(), id.0.clone());
-                env.insert("CORTEX_ATTEMPT".into(), attempt.number.to_string());
-                env.insert("CORTEX_TOKEN_BUDGET".into(), attempt.reserved.to_string());
-                env.insert(
-                    "CORTEX_TIMEOUT_SECONDS".into(),
-                    (task.spec.timeout_ms / 1000).to_string(),
-                );
-                env.insert(
-                    "CORTEX_CHECKPOINT".into(),
-                    task.checkpoint.clone().unwrap_or_default(),
-                );
-                let job = Job {
-                    command: command.clone(),
-                    env,
-                    workdir: workdir.clone(),
-                    reserved: attempt.reserved,
-                    timeout: Duration::from_millis(task.spec.timeout_ms),
-                };
-                assigned.push(((run.id.clone(), id.clone(), attempt.number), job));
-            }
-        }
-        assigned
-    })
+/// Where an executor describes its work, in the worker protocol's terms.
+#[derive(Debug, Clone)]
+pub struct Events(mpsc::UnboundedSender<Line>);
+
+impl Events {
+    /// A sender and the receiver the attempt reads.
+    pub fn channel() -> (Events, mpsc::UnboundedReceiver<Line>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (Events(tx), rx)
+    }
+
+    /// Reports one event. Events after the attempt ended are dropped.
+    pub fn send(&self, line: Line) {
+        let _ = self.0.send(line);
+    }
+
+    /// Reports a log line.
+    pub fn log(&self, line: impl Into<String>) {
+        self.send(Line::Log(line.into()));
+    }
 }
 
-async fn run_attempt(
-    handle: ConsensusHandle,
-    key: AttemptKey,
-    job: Job,
-    cancelled: watch::Receiver<bool>,
-    done: mpsc::UnboundedSender<AttemptKey>,
-) {
-    let (progress_tx, mut progress) = mpsc::unbounded_channel::<Progress>();
-    let runner = tokio::spawn(process::run(job, progress_tx, cancelled.clone()));
-    let mut latest: Option<Progress> = None;
-    let mut checkpoint: Option<String> = None;
-    let mut tick = tokio::time::interval(PROGRESS_EVERY);
-    loop {
-        tokio::select! {
-            update = progress.recv() => match update {
-                Some(update) => {
-                    if update.checkpoint.is_some() {
-                        checkpoint = update.checkpoint.clone();
-                    }
-                    latest = Some(update);
-                }
-                None => break,
-            },
-            _ = tick.tick() => {
-                if let Some(update) = latest.take() {
-                    let report = AttemptReport::Progress {
-                        tokens_used: update.tokens_used,
-                        percent: update.percent,
-                        message: update.message,
-                        checkpoint: checkpoint.take(),
-                    };
-                    // Progress is best effort; the final report is not.
-                    let _ = handle.write(report_command(&key, report)).await;
-                }
-            }
-        }
-    }
-    let report = match runner.await {
-        Ok(report) => report,
-        Err(e) => AttemptReport::Failed {
-            tokens_used: 0,
-            error: format!("runner crashed: {e}"),
-        },
-    };
-    if *cancelled.borrow() {
-        // Fenced or cancelled: the state already ended this attempt.
-        let _ = done.send(key);
-        return;
-    }
-    if let (Some(c), AttemptReport::Completed { .. }) = (checkpoint.take(), &report) {
-        // A checkpoint printed just before exiting still reaches the state.
-        let progress = AttemptReport::Progress {
-            tokens_used: 0,
-            percent: 100,
-            message: None,
-            checkpoint: Some(c),
-        };
-        let _ = handle.write(report_command(&key, progress)).await;
-    }
-    loop {
-        match handle.write(report_command(&key, report.clone())).await {
-            Ok(_) => break,
-            Err(ConsensusError::Rejected(rejection)) => {
-                // Superseded (fenced, cancelled, run ended): nothing to retry.
-                tracing::warn!(run = %key.0, task = %key.1, attempt = key.2, %rejection, "final report refused");
-                break;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "final report not delivered yet; retrying");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        }
-    }
-    let _ = done.send(key);
-}
+/// Asks an executor to finish now and hand back what it has (the token
+/// cap was reached). It gets a grace period; then it is dropped.
+pub type WrapUp = watch::Receiver<bool>;
 
-fn report_command(key: &AttemptKey, report: AttemptReport) -> Command {
-    Command::ReportAttempt {
-        run: key.0.clone(),
-        task: key.1.clone(),
-        attempt: key.2,
-        report,
+/// Runs `executor` to its end: `Ok` if the work succeeded, `Err` with the
+/// reason otherwise. Dropping the future stops the work (processes killed).
+pub async fn execute(
+    executor: &ExecutorSpec,
+    context: &Context,
+    events: &Events,
+    wrap_up: WrapUp,
+) -> Result<(), String> {
+    match executor {
+        ExecutorSpec::Process(spec) => process::run(spec, context, events, wrap_up).await,
+        ExecutorSpec::Llm(spec) => llm::run(spec, context, events).await,
+        ExecutorSpec::Builtin(spec) => crate::builtin::run(spec, context, events).await,
     }
 }

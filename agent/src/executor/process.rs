@@ -1,92 +1,39 @@
-//! Runs one attempt as a child process and supervises it: time limit, token
-//! cap, cancellation, and the line protocol on stdout.
+//! The `process` executor: runs a command and turns its output into
+//! protocol lines.
 //!
-//! The child gets its own process group so that stopping it also stops
-//! whatever it started (a shell pipeline, an agent CLI and its tools).
+//! The child gets its own process group, so stopping it also stops whatever
+//! it started (a shell pipeline, an agent CLI and its tools). The group is
+//! killed when the attempt drops this future — time limit, cancellation,
+//! the end of the grace period at the token cap — and asked to finish with
+//! SIGTERM when the attempt wants it to wrap up.
 
-use std::collections::{BTreeMap, VecDeque};
 use std::process::Stdio;
-use std::time::Duration;
 
-use cortex_consensus::run::{AttemptReport, Handoff};
+use cortex_consensus::plan::{OutputFormat, ProcessSpec};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
 use tokio::process::{Child, Command};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
-use crate::protocol::{parse_line, Line};
+use super::stream_json::StreamJson;
+use super::{Context, Events, WrapUp};
+use crate::protocol::{parse_line, Line, MAX_LINE_BYTES};
 
-/// Log lines kept per attempt (the newest), for error messages.
-const KEPT_LOG_LINES: usize = 200;
-
-/// Everything one attempt needs to run.
-#[derive(Debug, Clone)]
-pub struct Job {
-    /// argv.
-    pub command: Vec<String>,
-    /// Environment added to the daemon's.
-    pub env: BTreeMap<String, String>,
-    /// Working directory.
-    pub workdir: Option<String>,
-    /// Tokens reserved: the hard cap.
-    pub reserved: u64,
-    /// Time limit.
-    pub timeout: Duration,
-}
-
-/// Progress the runner wants reported while the attempt runs.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Progress {
-    /// Tokens used so far.
-    pub tokens_used: u64,
-    /// 0-100.
-    pub percent: u8,
-    /// Activity.
-    pub message: Option<String>,
-    /// Newest checkpoint, if it changed.
-    pub checkpoint: Option<String>,
-}
-
-#[derive(Default)]
-struct Tally {
-    tokens: u64,
-    percent: u8,
-    message: Option<String>,
-    result: Option<String>,
-    handoffs: Vec<Handoff>,
-    logs: VecDeque<String>,
-}
-
-impl Tally {
-    fn log(&mut self, line: String) {
-        if self.logs.len() == KEPT_LOG_LINES {
-            self.logs.pop_front();
-        }
-        self.logs.push_back(line);
-    }
-}
-
-/// Runs `job` to its end and returns the final report. Progress goes to
-/// `progress`; flipping `cancel` to true stops the attempt (its report is
-/// then irrelevant: the attempt was fenced).
+/// Runs `spec` to its exit: `Ok` on status 0.
 pub async fn run(
-    job: Job,
-    progress: mpsc::UnboundedSender<Progress>,
-    mut cancel: watch::Receiver<bool>,
-) -> AttemptReport {
-    let mut child = match spawn(&job) {
-        Ok(child) => child,
-        Err(e) => {
-            return AttemptReport::Failed {
-                tokens_used: 0,
-                error: format!(
-                    "cannot start {:?}: {e}",
-                    job.command.first().unwrap_or(&String::new())
-                ),
-            }
-        }
-    };
+    spec: &ProcessSpec,
+    context: &Context,
+    events: &Events,
+    mut wrap_up: WrapUp,
+) -> Result<(), String> {
+    let mut child = spawn(spec, context).map_err(|e| {
+        format!(
+            "cannot start {:?}: {e}",
+            spec.command.first().map_or("", String::as_str)
+        )
+    })?;
+    let group = ProcessGroup(child.id());
     let (lines_tx, mut lines) = mpsc::unbounded_channel::<(bool, String)>();
     if let Some(stdout) = child.stdout.take() {
         tokio::spawn(forward_lines(stdout, true, lines_tx.clone()));
@@ -94,84 +41,82 @@ pub async fn run(
     if let Some(stderr) = child.stderr.take() {
         tokio::spawn(forward_lines(stderr, false, lines_tx));
     }
-    let mut tally = Tally::default();
-    let deadline = tokio::time::sleep(job.timeout);
-    tokio::pin!(deadline);
-    let mut streams_open = true;
-    let status = loop {
+    let mut stream_json = StreamJson::default();
+    let mut asked_to_wrap_up = false;
+    // Read until both streams close, then reap: nothing printed is lost.
+    loop {
         tokio::select! {
-            line = lines.recv(), if streams_open => match line {
-                Some((true, line)) => {
-                    if let Some(update) = interpret(&mut tally, &line) {
-                        let _ = progress.send(update);
+            line = lines.recv() => match line {
+                Some((true, line)) => match spec.output {
+                    OutputFormat::Lines => events.send(parse_line(&line)),
+                    OutputFormat::StreamJson => {
+                        for event in stream_json.parse(&line) {
+                            events.send(event);
+                        }
                     }
-                    if tally.tokens >= job.reserved {
-                        stop(&mut child).await;
-                        return AttemptReport::BudgetExceeded {
-                            tokens_used: tally.tokens,
-                            partial_result: tally.result,
-                        };
-                    }
-                }
-                Some((false, line)) => tally.log(line),
-                None => streams_open = false,
+                },
+                Some((false, line)) => events.send(Line::Log(line)),
+                None => break,
             },
-            status = child.wait(), if !streams_open => break status,
-            _ = &mut deadline => {
-                stop(&mut child).await;
-                return AttemptReport::TimedOut { tokens_used: tally.tokens };
-            }
-            Ok(()) = async { cancel.wait_for(|c| *c).await.map(|_| ()) } => {
-                stop(&mut child).await;
-                return AttemptReport::Failed { tokens_used: tally.tokens, error: "cancelled".into() };
+            Ok(()) = async { wrap_up.wait_for(|w| *w).await.map(|_| ()) }, if !asked_to_wrap_up => {
+                asked_to_wrap_up = true;
+                group.signal(Signal::SIGTERM);
             }
         }
-    };
-    match status {
-        Ok(status) if status.success() => AttemptReport::Completed {
-            tokens_used: tally.tokens,
-            result: tally.result,
-            handoffs: tally.handoffs,
-        },
-        Ok(status) => AttemptReport::Failed {
-            tokens_used: tally.tokens,
-            error: format!("{status}; last output: {}", last_line(&tally)),
-        },
-        Err(e) => AttemptReport::Failed {
-            tokens_used: tally.tokens,
-            error: format!("waiting for the worker: {e}"),
-        },
+    }
+    let status = child
+        .wait()
+        .await
+        .map_err(|e| format!("waiting for the worker: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(status.to_string())
     }
 }
 
-fn spawn(job: &Job) -> std::io::Result<Child> {
-    let (program, args) = job
+fn spawn(spec: &ProcessSpec, context: &Context) -> std::io::Result<Child> {
+    let (program, args) = spec
         .command
         .split_first()
         .ok_or_else(|| std::io::Error::other("empty command"))?;
     let mut command = Command::new(program);
     command
         .args(args)
-        .envs(&job.env)
+        .envs(&spec.env)
+        .envs(context.env())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
-    if let Some(dir) = &job.workdir {
+    if let Some(dir) = &spec.workdir {
         command.current_dir(dir);
     }
     command.spawn()
 }
 
-/// Kills the child's whole process group and reaps the child.
-async fn stop(child: &mut Child) {
-    if let Some(pid) = child.id() {
-        let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
+/// The child's process group, killed when the attempt lets go of it.
+struct ProcessGroup(Option<u32>);
+
+impl ProcessGroup {
+    fn signal(&self, signal: Signal) {
+        if let Some(pid) = self.0 {
+            let _ = killpg(Pid::from_raw(pid as i32), signal);
+        }
     }
-    let _ = child.kill().await;
 }
 
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        // After a normal exit the group is usually empty and this is a no-op;
+        // stragglers the worker left behind are stopped too.
+        self.signal(Signal::SIGKILL);
+    }
+}
+
+/// Forwards lines (lossy UTF-8, cut at [`MAX_LINE_BYTES`] so a worker
+/// printing without newlines cannot exhaust memory).
 async fn forward_lines(
     stream: impl AsyncRead + Unpin,
     stdout: bool,
@@ -181,7 +126,11 @@ async fn forward_lines(
     let mut buffer = Vec::new();
     loop {
         buffer.clear();
-        match reader.read_until(b'\n', &mut buffer).await {
+        let read = (&mut reader)
+            .take(MAX_LINE_BYTES as u64 + 1)
+            .read_until(b'\n', &mut buffer)
+            .await;
+        match read {
             Ok(0) | Err(_) => return,
             Ok(_) => {
                 let line = String::from_utf8_lossy(&buffer).trim_end().to_string();
@@ -191,45 +140,6 @@ async fn forward_lines(
             }
         }
     }
-}
-
-/// Applies one stdout line to the tally; returns a progress update to send.
-fn interpret(tally: &mut Tally, line: &str) -> Option<Progress> {
-    let mut checkpoint = None;
-    match parse_line(line) {
-        Line::Progress { percent, message } => {
-            tally.percent = percent;
-            tally.message = message;
-        }
-        Line::Tokens(n) => tally.tokens = tally.tokens.saturating_add(n),
-        Line::Checkpoint(c) => checkpoint = Some(c),
-        Line::Result(r) => {
-            tally.result = Some(r);
-            return None;
-        }
-        Line::Handoff(h) => {
-            tally.handoffs.push(h);
-            return None;
-        }
-        Line::Log(l) => {
-            tally.log(l);
-            return None;
-        }
-    }
-    Some(Progress {
-        tokens_used: tally.tokens,
-        percent: tally.percent,
-        message: tally.message.clone(),
-        checkpoint,
-    })
-}
-
-fn last_line(tally: &Tally) -> String {
-    tally
-        .logs
-        .back()
-        .cloned()
-        .unwrap_or_else(|| "(none)".into())
 }
 
 #[cfg(test)]

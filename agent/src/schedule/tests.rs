@@ -20,11 +20,7 @@ fn task(id: &str, priority: Priority, deps: &[&str], placement: Placement) -> Ta
         timeout_ms: 1_000,
         retries: 0,
         placement,
-        executor: ExecutorSpec::Process {
-            command: vec!["true".into()],
-            env: BTreeMap::new(),
-            workdir: None,
-        },
+        executor: ExecutorSpec::command(vec!["true".into()]),
         approval_required: false,
         phase: None,
         description: None,

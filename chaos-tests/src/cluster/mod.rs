@@ -47,10 +47,14 @@ pub struct ProcessCluster {
     /// Members by id. Declared before `dir` so processes die before their
     /// directory is removed.
     nodes: BTreeMap<u64, Node>,
+    /// Agents (non-voting daemons) by node name; see `agents.rs`.
+    agents: BTreeMap<String, Mutex<DaemonProcess>>,
     /// Shared by every [`AdminClient`] handed out.
     http: reqwest::Client,
     /// The admin bearer token every daemon was started with.
     token: String,
+    /// The `cortex` binary, for agents added later.
+    binary: std::path::PathBuf,
     /// Holds data directories and logs; removed on drop.
     dir: TempDir,
 }
@@ -122,7 +126,9 @@ impl ProcessCluster {
             );
         }
         let cluster = Self {
+            binary: binary.to_path_buf(),
             nodes,
+            agents: BTreeMap::new(),
             http: http_client(),
             token,
             dir,
@@ -239,6 +245,11 @@ impl ProcessCluster {
             );
             let _ = writeln!(out, "{tail}");
         }
+        for (name, process) in &self.agents {
+            let process = process.lock().unwrap_or_else(PoisonError::into_inner);
+            let _ = writeln!(out, "===== agent {name}: last {DUMP_LINES} lines =====");
+            let _ = writeln!(out, "{}", process.log_tail(DUMP_LINES));
+        }
         eprintln!("{out}===== end of cortex-chaos logs =====");
     }
 
@@ -276,6 +287,12 @@ impl ProcessCluster {
 
 impl Drop for ProcessCluster {
     fn drop(&mut self) {
+        for process in self.agents.values() {
+            let mut process = process.lock().unwrap_or_else(PoisonError::into_inner);
+            if process.is_running() {
+                let _ = process.kill();
+            }
+        }
         for id in self.ids() {
             let mut process = self.process(id);
             if process.is_running() {
@@ -302,6 +319,7 @@ fn random_token() -> anyhow::Result<String> {
     Ok(bytes.iter().map(|byte| format!("{byte:02x}")).collect())
 }
 
+mod agents;
 #[cfg(test)]
 mod tests;
 mod waits;

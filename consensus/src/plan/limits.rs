@@ -48,3 +48,6 @@ pub const MAX_NAME_CHARS: usize = 63;
 
 /// Most errors reported for one plan; the rest are counted in a last entry.
 pub const MAX_REPORTED_ERRORS: usize = 100;
+
+/// Longest `llm` prompt or system prompt, in bytes.
+pub const MAX_PROMPT_BYTES: usize = 64 * 1024;

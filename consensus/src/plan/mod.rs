@@ -16,6 +16,7 @@
 mod decode;
 pub mod duration;
 mod error;
+pub mod executor;
 mod fields;
 mod graph;
 pub mod limits;
@@ -29,6 +30,7 @@ mod tests;
 
 pub use decode::{API_VERSION, KIND};
 pub use error::{PlanError, PlanErrors};
+pub use executor::{BuiltinSpec, KubeTarget, LlmApi, LlmSpec, OutputFormat, ProcessSpec};
 pub use limits::{MAX_PLAN_BYTES, MAX_TASKS};
 pub use spec::{
     BudgetSpec, DependencyPolicy, ExecutorSpec, MasterPools, MasterRole, Placement, Priority,

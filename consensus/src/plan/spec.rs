@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use super::executor::ExecutorSpec;
+
 /// The seven master roles. Each is a lease held by one voter, which then
 /// schedules that role's tasks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -222,21 +224,6 @@ pub struct Placement {
     pub node: Option<String>,
     /// Labels the node must carry (nodeSelector-style, all must match).
     pub labels: BTreeMap<String, String>,
-}
-
-/// How an attempt runs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum ExecutorSpec {
-    /// Any command; it speaks the worker line protocol on stdout.
-    Process {
-        /// argv; the first element is the program.
-        command: Vec<String>,
-        /// Extra environment variables.
-        env: BTreeMap<String, String>,
-        /// Working directory, if not the daemon's.
-        workdir: Option<String>,
-    },
 }
 
 /// One validated task.

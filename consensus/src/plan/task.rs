@@ -1,9 +1,10 @@
 //! Decoding one task of the plan (and its executor) into a [`TaskSpec`],
 //! filling in the worker type's defaults.
 
-use super::error::{field, Report};
+use super::error::Report;
+use super::executor::decode::decode_executor;
 use super::fields::{choice, duration_ms, object, string, string_list, string_map, uint, uint32};
-use super::spec::{ExecutorSpec, MasterRole, Placement, Priority, TaskId, TaskSpec, WorkerType};
+use super::spec::{MasterRole, Placement, Priority, TaskId, TaskSpec, WorkerType};
 use super::tree::Node;
 
 const TASK_KEYS: &[&str] = &[
@@ -21,11 +22,6 @@ const TASK_KEYS: &[&str] = &[
     "description",
     "executor",
 ];
-
-const PROCESS_KEYS: &[&str] = &["command", "env", "workdir"];
-
-/// The executor kinds this version runs.
-const SUPPORTED_EXECUTORS: &str = "\"process\"";
 
 const PRIORITIES: &[(&str, Priority)] = &[
     ("critical", Priority::Critical),
@@ -133,61 +129,4 @@ pub(crate) fn decode_task(node: &Node, path: &str, r: &mut Report) -> TaskDraft 
         _ => None,
     };
     TaskDraft { id, task }
-}
-
-/// `executor: {process: {...}}`; any other kind is named as unsupported.
-fn decode_executor(node: &Node, path: &str, r: &mut Report) -> Option<ExecutorSpec> {
-    let Node::Map(entries) = node else {
-        r.push(
-            path,
-            format!(
-                "must be a mapping naming one executor kind, e.g. {{process: {{command: [...]}}}}, \
-                 got {}",
-                node.kind()
-            ),
-        );
-        return None;
-    };
-    if entries.is_empty() {
-        r.push(
-            path,
-            format!("needs one executor kind; this version supports {SUPPORTED_EXECUTORS}"),
-        );
-        return None;
-    }
-    let mut found = None;
-    for (kind, value) in entries {
-        let kind_path = field(path, kind);
-        if kind == "process" {
-            found = decode_process(value, &kind_path, r);
-        } else {
-            r.push(
-                kind_path,
-                format!(
-                    "executor {kind:?} is not supported by this version; \
-                     the supported executors are: {SUPPORTED_EXECUTORS}"
-                ),
-            );
-        }
-    }
-    found
-}
-
-fn decode_process(node: &Node, path: &str, r: &mut Report) -> Option<ExecutorSpec> {
-    let obj = object(node, path, PROCESS_KEYS, r)?;
-    let command = obj
-        .required("command", r)
-        .and_then(|v| string_list(v, &obj.path("command"), r));
-    let env = obj
-        .get("env")
-        .and_then(|v| string_map(v, &obj.path("env"), r))
-        .unwrap_or_default();
-    let workdir = obj
-        .get("workdir")
-        .and_then(|v| string(v, &obj.path("workdir"), r));
-    Some(ExecutorSpec::Process {
-        command: command?,
-        env,
-        workdir,
-    })
 }

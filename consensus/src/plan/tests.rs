@@ -186,16 +186,14 @@ fn explicit_values_override_defaults() {
     assert_eq!(scan.placement.labels["disk"], "ssd");
     assert!(scan.approval_required);
     assert_eq!(scan.description.as_deref(), Some("hello"));
-    let ExecutorSpec::Process {
-        command,
-        env,
-        workdir,
-    } = &scan.executor;
+    let ExecutorSpec::Process(process) = &scan.executor else {
+        panic!("expected a process executor, got {:?}", scan.executor);
+    };
     assert_eq!(
-        (command.as_slice(), env["A"].as_str()),
+        (process.command.as_slice(), process.env["A"].as_str()),
         (&["ls".to_string()][..], "b")
     );
-    assert_eq!(workdir.as_deref(), Some("/tmp"));
+    assert_eq!(process.workdir.as_deref(), Some("/tmp"));
     assert_eq!(spec.timeout_ms, Some(500));
     assert_eq!(spec.on_dependency_failure, DependencyPolicy::Skip);
 }
@@ -266,11 +264,7 @@ fn validate_rejects_a_hand_built_overspend() {
     let mut spec = parse_both(&base()).unwrap();
     spec.masters.get_mut(&MasterRole::Security).unwrap().workers = u64::MAX;
     spec.tasks[2].budget = 0;
-    spec.tasks[2].executor = ExecutorSpec::Process {
-        command: vec![],
-        env: Default::default(),
-        workdir: None,
-    };
+    spec.tasks[2].executor = ExecutorSpec::command(vec![]);
     let errors = spec.validate().unwrap_err().0;
     assert_problem(&errors, "spec.masters", "masters over total");
     assert_problem(&errors, "spec.tasks[2].budget", "must be > 0");

@@ -8,9 +8,10 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use super::error::{field, index, PlanErrors, Report};
+use super::executor::check_executor;
 use super::graph;
 use super::limits::*;
-use super::spec::{BudgetSpec, ExecutorSpec, RunSpec};
+use super::spec::{BudgetSpec, RunSpec};
 
 /// Which parts of a spec are real. A spec decoded from a broken plan has
 /// placeholders for the parts that were already reported; checking those
@@ -230,53 +231,8 @@ fn check_task(spec: &RunSpec, scope: &Scope, phases: &HashSet<&str>, i: usize, r
     }
 }
 
-fn check_executor(executor: &ExecutorSpec, path: &str, r: &mut Report) {
-    let ExecutorSpec::Process {
-        command,
-        env,
-        workdir,
-    } = executor;
-    let path = field(path, "process");
-    let command_path = field(&path, "command");
-    match command.first() {
-        None => r.push(
-            &command_path,
-            "must not be empty: give the program and its arguments",
-        ),
-        Some(program) if program.is_empty() => {
-            r.push(index(&command_path, 0), "the program must not be empty")
-        }
-        Some(_) => {}
-    }
-    check_count(
-        command.len(),
-        &command_path,
-        MAX_COMMAND_ARGS,
-        "elements",
-        r,
-    );
-    for (i, arg) in command.iter().enumerate() {
-        check_bytes(arg, &index(&command_path, i), r);
-    }
-    let env_path = field(&path, "env");
-    check_count(env.len(), &env_path, MAX_ENV_ENTRIES, "variables", r);
-    for (key, value) in env {
-        let entry = field(&env_path, key);
-        if key.is_empty() || key.contains(['=', '\0']) || key.len() > MAX_ARG_BYTES {
-            r.push(&entry, "not a valid environment variable name");
-        }
-        check_bytes(value, &entry, r);
-    }
-    if let Some(dir) = workdir {
-        if dir.is_empty() {
-            r.push(field(&path, "workdir"), "must not be empty");
-        }
-        check_bytes(dir, &field(&path, "workdir"), r);
-    }
-}
-
 /// At most [`MAX_ARG_BYTES`] and no NUL byte (it cannot reach a process).
-fn check_bytes(value: &str, path: &str, r: &mut Report) {
+pub(super) fn check_bytes(value: &str, path: &str, r: &mut Report) {
     if value.len() > MAX_ARG_BYTES {
         r.push(
             path,
@@ -287,7 +243,7 @@ fn check_bytes(value: &str, path: &str, r: &mut Report) {
     }
 }
 
-fn check_count(count: usize, path: &str, limit: usize, what: &str, r: &mut Report) {
+pub(super) fn check_count(count: usize, path: &str, limit: usize, what: &str, r: &mut Report) {
     if count > limit {
         r.push(path, format!("{count} {what}; the limit is {limit}"));
     }

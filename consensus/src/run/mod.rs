@@ -18,7 +18,7 @@ use crate::command::ClusterTime;
 use crate::plan::{RunSpec, TaskId};
 
 pub use ledger::{Ledger, LedgerError, Settlement};
-pub use task::{Attempt, AttemptEnd, Task, TaskState};
+pub use task::{Attempt, AttemptEnd, AttemptLogs, Task, TaskState};
 pub use transitions::{AttemptReport, Handoff, RunError};
 
 /// A run's id (chosen by the API when the run is submitted).

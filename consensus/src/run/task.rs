@@ -1,5 +1,7 @@
 //! A task and its attempts.
 
+use std::collections::VecDeque;
+
 use serde::{Deserialize, Serialize};
 
 use crate::command::ClusterTime;
@@ -74,6 +76,51 @@ pub struct Attempt {
     pub message: Option<String>,
     /// How it ended.
     pub end: Option<AttemptEnd>,
+    /// When its executor reported that the work started.
+    pub launched_at: Option<ClusterTime>,
+    /// The newest lines it printed (bounded).
+    pub logs: AttemptLogs,
+}
+
+/// The tail of an attempt's output, bounded so that a chatty worker cannot
+/// grow the replicated state: the oldest lines go first.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttemptLogs {
+    /// Kept lines, oldest first.
+    pub lines: VecDeque<String>,
+    /// Bytes in `lines`.
+    bytes: usize,
+    /// Lines dropped to stay within the bound.
+    pub dropped: u64,
+}
+
+impl AttemptLogs {
+    /// Bytes of output kept per attempt.
+    pub const MAX_BYTES: usize = 64 * 1024;
+    /// Longest line kept; longer lines are cut.
+    pub const MAX_LINE_BYTES: usize = 2048;
+
+    /// Appends `lines`, dropping the oldest kept lines beyond the bound.
+    pub fn append(&mut self, lines: Vec<String>) {
+        for mut line in lines {
+            if line.len() > Self::MAX_LINE_BYTES {
+                let mut end = Self::MAX_LINE_BYTES;
+                while !line.is_char_boundary(end) {
+                    end -= 1;
+                }
+                line.truncate(end);
+            }
+            self.bytes += line.len();
+            self.lines.push_back(line);
+            while self.bytes > Self::MAX_BYTES {
+                let Some(old) = self.lines.pop_front() else {
+                    break;
+                };
+                self.bytes -= old.len();
+                self.dropped += 1;
+            }
+        }
+    }
 }
 
 /// One task of a run.

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::ledger::LedgerError;
-use super::task::{Attempt, AttemptEnd, TaskState};
+use super::task::{Attempt, AttemptEnd, AttemptLogs, TaskState};
 use super::{Escalation, EscalationKind, Resolution, Run, RunStatus};
 use crate::command::ClusterTime;
 use crate::plan::{ExecutorSpec, MasterRole, Priority, TaskId, TaskSpec, WorkerType};
@@ -63,6 +63,8 @@ pub enum RunError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AttemptReport {
+    /// The executor started the work (the process is running, the request sent).
+    Started,
     /// Still working.
     Progress {
         /// Tokens used so far (cumulative).
@@ -73,6 +75,8 @@ pub enum AttemptReport {
         message: Option<String>,
         /// State to resume from (JSON text).
         checkpoint: Option<String>,
+        /// Log lines printed since the previous report.
+        logs: Vec<String>,
     },
     /// Done.
     Completed {
@@ -102,6 +106,78 @@ pub enum AttemptReport {
         /// What it had done (JSON text).
         partial_result: Option<String>,
     },
+}
+
+impl AttemptReport {
+    /// Largest checkpoint or result a report may carry.
+    pub const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
+    /// Largest progress message.
+    pub const MAX_MESSAGE_BYTES: usize = 4096;
+    /// Most log bytes in one report (the attempt keeps only a tail anyway).
+    pub const MAX_LOG_BYTES: usize = 256 * 1024;
+    /// Most handoffs one completed attempt may create.
+    pub const MAX_HANDOFFS: usize = 64;
+
+    /// Checks sizes: a report is replicated to every voter.
+    pub fn check(&self) -> Result<(), String> {
+        let too_big = |what: &str, len: usize, max: usize| {
+            if len > max {
+                Err(format!("{what} is {len} bytes; the limit is {max}"))
+            } else {
+                Ok(())
+            }
+        };
+        match self {
+            AttemptReport::Progress {
+                message,
+                checkpoint,
+                logs,
+                ..
+            } => {
+                too_big(
+                    "message",
+                    message.as_ref().map_or(0, String::len),
+                    Self::MAX_MESSAGE_BYTES,
+                )?;
+                too_big(
+                    "checkpoint",
+                    checkpoint.as_ref().map_or(0, String::len),
+                    Self::MAX_DOCUMENT_BYTES,
+                )?;
+                too_big(
+                    "logs",
+                    logs.iter().map(String::len).sum(),
+                    Self::MAX_LOG_BYTES,
+                )
+            }
+            AttemptReport::Completed {
+                result, handoffs, ..
+            } => {
+                too_big(
+                    "result",
+                    result.as_ref().map_or(0, String::len),
+                    Self::MAX_DOCUMENT_BYTES,
+                )?;
+                if handoffs.len() > Self::MAX_HANDOFFS {
+                    return Err(format!(
+                        "{} handoffs; the limit is {}",
+                        handoffs.len(),
+                        Self::MAX_HANDOFFS
+                    ));
+                }
+                Ok(())
+            }
+            AttemptReport::BudgetExceeded { partial_result, .. } => too_big(
+                "partial result",
+                partial_result.as_ref().map_or(0, String::len),
+                Self::MAX_DOCUMENT_BYTES,
+            ),
+            AttemptReport::Failed { error, .. } => {
+                too_big("error", error.len(), Self::MAX_MESSAGE_BYTES)
+            }
+            AttemptReport::Started | AttemptReport::TimedOut { .. } => Ok(()),
+        }
+    }
 }
 
 /// Work a completed task hands to another master.
@@ -209,6 +285,8 @@ impl Run {
             progress: 0,
             message: None,
             end: None,
+            launched_at: None,
+            logs: AttemptLogs::default(),
         });
         Ok(())
     }
@@ -239,17 +317,24 @@ impl Run {
         self.ensure_running()?;
         self.live(task, attempt)?;
         match report {
+            AttemptReport::Started => {
+                let t = self.tasks.get_mut(task).expect("live");
+                let a = t.attempts.last_mut().expect("live");
+                a.launched_at.get_or_insert(now);
+            }
             AttemptReport::Progress {
                 tokens_used,
                 percent,
                 message,
                 checkpoint,
+                logs,
             } => {
                 let t = self.tasks.get_mut(task).expect("live");
                 let a = t.attempts.last_mut().expect("live");
                 a.tokens_used = a.tokens_used.max(tokens_used);
                 a.progress = percent.min(100);
                 a.message = message;
+                a.logs.append(logs);
                 if checkpoint.is_some() {
                     t.checkpoint = checkpoint;
                 }

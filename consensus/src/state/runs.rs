@@ -121,7 +121,7 @@ impl State {
                     .reallocate(*from, *to, *amount)
                     .map_err(|e| Rejection::Run(e.into()))?;
             }
-            Command::Noop | Command::Put { .. } | Command::Delete { .. } => {
+            Command::Noop | Command::Put { .. } | Command::Delete { .. } | Command::Catalog(_) => {
                 unreachable!("handled by State::execute")
             }
         }

@@ -5,12 +5,14 @@
 //! * [`service`]: the server side: the Raft protocol, plus the `Cluster`
 //!   service a daemon uses to forward a client call to the leader and to ask
 //!   a peer for its status.
+//! * [`agents`]: the stream of assignments agents (non-voting nodes) follow.
 //! * [`call`]: the client calls that can be forwarded, and their answers.
 //!
 //! Raft payloads are openraft's own types, bincode-encoded inside a protobuf
 //! `bytes` field. Anything that does not decode is answered with
 //! `InvalidArgument` and changes nothing.
 
+pub mod agents;
 pub mod call;
 pub mod network;
 pub mod service;

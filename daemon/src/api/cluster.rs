@@ -31,7 +31,9 @@ pub async fn add_voter(
     body: Result<Json<NewVoter>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Json(voter) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    if crate::config::parse_peers(&format!("{}={}", voter.id, voter.raft_addr)).is_err() {
+    if crate::config::parse_peers("raft_addr", &format!("{}={}", voter.id, voter.raft_addr))
+        .is_err()
+    {
         return Err(ApiError::bad_request(format!(
             "id must be 1 or more and raft_addr HOST:PORT, got {}={}",
             voter.id, voter.raft_addr

@@ -18,8 +18,11 @@
 //! | `POST /v1/runs/{id}/cancel` | token | cancel (`{"reason"}` optional); 409 once ended |
 //! | `GET /v1/runs/{id}/report` | token | final results as JSON; `?format=md` for the executive summary |
 //! | `POST /v1/runs/{id}/tasks/{task}/approve` | token | approve a task waiting for approval; 409 otherwise |
+//! | `GET /v1/runs/{id}/tasks/{task}/logs` | token | what its attempts printed (bounded tail); `?attempt=N`, `?format=text` |
 //! | `GET /v1/escalations` | token | escalations of every run; `?open=true` for unresolved |
 //! | `POST /v1/escalations/{id}/resolve` | token | `{"action": "grant_reserve", "amount"}`, `retry` or `cancel` |
+//! | `POST /graphql` | token | the catalog's GraphQL schema (see `crate::graphql`) |
+//! | `GET /graphql` | token in the socket's `connection_init` | subscriptions over `graphql-transport-ws`; GraphiQL for a plain GET |
 //!
 //! Run reads answer from the node's applied state (a follower may trail the
 //! leader by a few milliseconds); times are cluster time, ms since the epoch.
@@ -29,6 +32,7 @@ pub mod error;
 pub mod escalations;
 pub mod health;
 pub mod kv;
+pub mod logs;
 pub mod runs;
 
 use axum::extract::DefaultBodyLimit;
@@ -51,6 +55,7 @@ const MAX_BODY_BYTES: usize = Command::MAX_VALUE_LEN + 4096;
 
 /// The whole API.
 pub fn router(state: AppState, token: AdminToken) -> Router {
+    let graphql = crate::graphql::router(state.consensus.clone(), token.clone());
     let protected = Router::new()
         .route("/v1/cluster", get(cluster::status))
         .route("/v1/cluster/members", post(cluster::add_voter))
@@ -66,6 +71,7 @@ pub fn router(state: AppState, token: AdminToken) -> Router {
         .route("/v1/runs/{id}/cancel", post(runs::cancel))
         .route("/v1/runs/{id}/report", get(runs::report))
         .route("/v1/runs/{id}/tasks/{task}/approve", post(runs::approve))
+        .route("/v1/runs/{id}/tasks/{task}/logs", get(logs::logs))
         .route("/v1/escalations", get(escalations::list))
         .route("/v1/escalations/{id}/resolve", post(escalations::resolve))
         .route_layer(middleware::from_fn_with_state(token, require_token));
@@ -73,6 +79,7 @@ pub fn router(state: AppState, token: AdminToken) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .merge(protected)
+        .merge(graphql)
         .fallback(error::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)

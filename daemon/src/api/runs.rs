@@ -186,7 +186,7 @@ pub async fn list(
 }
 
 /// Runs `read` on run `id` in the local state, or answers 404.
-fn with_run<T>(
+pub(super) fn with_run<T>(
     state: &AppState,
     id: &str,
     read: impl FnOnce(&Run, cortex_consensus::ClusterTime) -> T,

@@ -77,6 +77,25 @@ pub async fn run(command: RunCommand) -> anyhow::Result<()> {
                 print!("{}", markdown_report(&client, &id).await?);
             }
         }
+        RunCommand::Logs {
+            api,
+            id,
+            task,
+            attempt,
+        } => {
+            let client = ApiClient::from_args(&api)?;
+            let mut path = run_path(
+                &id,
+                &format!("/tasks/{}/logs?format=text", path_segment(&task)),
+            );
+            if let Some(n) = attempt {
+                path.push_str(&format!("&attempt={n}"));
+            }
+            match client.send(Method::GET, &path, None).await? {
+                Value::String(text) => print!("{text}"),
+                other => println!("{other}"),
+            }
+        }
         RunCommand::Approve { api, id, task } => {
             let client = ApiClient::from_args(&api)?;
             let path = run_path(&id, &format!("/tasks/{}/approve", path_segment(&task)));

@@ -1,117 +1,152 @@
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use cortex_consensus::plan::TaskId;
+use cortex_consensus::run::RunId;
+use tokio::sync::watch;
+
 use super::*;
 
-fn job(script: &str, reserved: u64, timeout_ms: u64) -> Job {
-    Job {
+fn context() -> Context {
+    Context {
+        run: RunId("r1".into()),
+        task: TaskId("t1".into()),
+        attempt: 2,
+        node: "n1".into(),
+        reserved: 1_000,
+        timeout: Duration::from_secs(10),
+        checkpoint: Some(r#"{"page":3}"#.into()),
+    }
+}
+
+fn spec(script: &str) -> ProcessSpec {
+    ProcessSpec {
         command: vec!["sh".into(), "-c".into(), script.into()],
         env: BTreeMap::from([("GREETING".to_string(), "hi".to_string())]),
         workdir: None,
-        reserved,
-        timeout: Duration::from_millis(timeout_ms),
+        output: OutputFormat::Lines,
     }
 }
 
-async fn run_job(job: Job) -> (AttemptReport, Vec<Progress>) {
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let (_cancel, cancelled) = watch::channel(false);
-    let report = run(job, tx, cancelled).await;
-    let mut progress = Vec::new();
-    while let Ok(p) = rx.try_recv() {
-        progress.push(p);
+async fn run_spec(spec: ProcessSpec) -> (Result<(), String>, Vec<Line>) {
+    let (events, mut rx) = Events::channel();
+    let (_wrap, wrap_up) = watch::channel(false);
+    let result = run(&spec, &context(), &events, wrap_up).await;
+    let mut lines = Vec::new();
+    while let Ok(line) = rx.try_recv() {
+        lines.push(line);
     }
-    (report, progress)
+    (result, lines)
 }
 
 #[tokio::test]
-async fn completed_worker_reports_tokens_result_and_progress() {
+async fn output_becomes_protocol_lines_and_env_reaches_the_worker() {
     let script = r#"
-        echo "$GREETING from a worker"
+        echo "$GREETING from attempt $CORTEX_ATTEMPT of $CORTEX_TASK_ID in $CORTEX_RUN_ID"
+        echo "resuming from $CORTEX_CHECKPOINT with $CORTEX_TOKEN_BUDGET tokens"
         echo '{"progress": 50, "message": "halfway"}'
         echo '{"tokens": {"input": 100, "output": 20}}'
         echo 'not json at all {'
-        echo '{"tokens": 30}'
-        echo '{"checkpoint": {"step": 2}}'
+        echo oops >&2
         echo '{"result": {"ok": true}}'
     "#;
-    let (report, progress) = run_job(job(script, 1_000, 10_000)).await;
-    assert_eq!(
-        report,
-        AttemptReport::Completed {
-            tokens_used: 150,
-            result: Some(r#"{"ok":true}"#.into()),
-            handoffs: vec![]
-        }
-    );
-    assert!(progress
-        .iter()
-        .any(|p| p.percent == 50 && p.message.as_deref() == Some("halfway")));
-    assert!(progress
-        .iter()
-        .any(|p| p.checkpoint.as_deref() == Some(r#"{"step":2}"#)));
+    let (result, lines) = run_spec(spec(script)).await;
+    assert_eq!(result, Ok(()));
+    assert!(lines.contains(&Line::Log("hi from attempt 2 of t1 in r1".into())));
+    assert!(lines.contains(&Line::Log(
+        r#"resuming from {"page":3} with 1000 tokens"#.into()
+    )));
+    assert!(lines.contains(&Line::Tokens(120)));
+    assert!(lines.contains(&Line::Log("oops".into())));
+    assert!(lines.contains(&Line::Result(r#"{"ok":true}"#.into())));
 }
 
 #[tokio::test]
-async fn failing_worker_reports_its_exit_and_last_output() {
-    let (report, _) = run_job(job("echo boom >&2; exit 3", 1_000, 10_000)).await;
-    match report {
-        AttemptReport::Failed { error, .. } => {
-            assert!(error.contains("3") && error.contains("boom"), "{error}");
-        }
-        other => panic!("expected a failure, got {other:?}"),
-    }
+async fn failing_worker_reports_its_exit_status() {
+    let (result, lines) = run_spec(spec("echo boom >&2; exit 3")).await;
+    let error = result.expect_err("exit 3 is a failure");
+    assert!(error.contains('3'), "{error}");
+    assert!(lines.contains(&Line::Log("boom".into())));
 }
 
 #[tokio::test]
-async fn time_limit_kills_the_whole_process_group() {
-    let dir = tempfile::tempdir().unwrap();
-    let marker = dir.path().join("survived");
-    // A grandchild that would write the marker if it outlived the kill.
-    let script = format!("(sleep 1; touch {}) & sleep 30", marker.display());
-    let started = std::time::Instant::now();
-    let (report, _) = run_job(job(&script, 1_000, 300)).await;
-    assert_eq!(report, AttemptReport::TimedOut { tokens_used: 0 });
-    assert!(started.elapsed() < Duration::from_secs(10));
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
-    assert!(!marker.exists(), "a process of the attempt outlived it");
+async fn missing_program_is_a_clear_failure() {
+    let mut missing = spec("");
+    missing.command = vec!["/nonexistent/worker".into()];
+    let (result, _) = run_spec(missing).await;
+    let error = result.expect_err("cannot start");
+    assert!(error.contains("/nonexistent/worker"), "{error}");
 }
 
 #[tokio::test]
-async fn token_cap_stops_the_worker_and_keeps_its_partial_result() {
+async fn wrap_up_sends_sigterm_and_the_worker_can_answer() {
     let script = r#"
-        echo '{"result": {"partial": true}}'
-        echo '{"tokens": 600}'
-        echo '{"tokens": 600}'
-        sleep 30
+        trap 'echo "{\"result\": {\"partial\": true}}"; exit 0' TERM
+        echo ready
+        while true; do sleep 0.05; done
     "#;
-    let (report, _) = run_job(job(script, 1_000, 20_000)).await;
-    assert_eq!(
-        report,
-        AttemptReport::BudgetExceeded {
-            tokens_used: 1_200,
-            partial_result: Some(r#"{"partial":true}"#.into())
+    let (events, mut rx) = Events::channel();
+    let (wrap, wrap_up) = watch::channel(false);
+    let spec = spec(script);
+    let context = context();
+    let work = run(&spec, &context, &events, wrap_up);
+    tokio::pin!(work);
+    // Wait for the worker to be up, then ask it to wrap up.
+    loop {
+        tokio::select! {
+            Some(line) = rx.recv() => if line == Line::Log("ready".into()) { break },
+            _ = &mut work => panic!("worker ended early"),
         }
-    );
-}
-
-#[tokio::test]
-async fn cancellation_stops_the_worker() {
-    let (tx, _rx) = mpsc::unbounded_channel();
-    let (cancel, cancelled) = watch::channel(false);
-    let handle = tokio::spawn(run(job("sleep 30", 1_000, 60_000), tx, cancelled));
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    cancel.send(true).unwrap();
-    let report = tokio::time::timeout(Duration::from_secs(5), handle)
+    }
+    wrap.send(true).unwrap();
+    let result = tokio::time::timeout(Duration::from_secs(10), work)
         .await
-        .unwrap()
-        .unwrap();
-    assert!(matches!(report, AttemptReport::Failed { ref error, .. } if error == "cancelled"));
+        .expect("the worker exits on SIGTERM");
+    assert_eq!(result, Ok(()));
+    let mut lines = Vec::new();
+    while let Ok(line) = rx.try_recv() {
+        lines.push(line);
+    }
+    assert!(lines.contains(&Line::Result(r#"{"partial":true}"#.into())));
 }
 
 #[tokio::test]
-async fn a_missing_program_is_a_failure_not_a_crash() {
-    let mut j = job("", 1, 1_000);
-    j.command = vec!["/nonexistent/worker".into()];
-    let (report, _) = run_job(j).await;
-    assert!(
-        matches!(report, AttemptReport::Failed { ref error, .. } if error.contains("cannot start"))
+async fn dropping_the_work_kills_the_whole_process_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("grandchild-alive");
+    let script = format!(
+        "(while true; do touch {m}; sleep 0.05; done) & echo started; wait",
+        m = marker.display()
     );
+    let (events, mut rx) = Events::channel();
+    let (_wrap, wrap_up) = watch::channel(false);
+    let spec = spec(&script);
+    let context = context();
+    {
+        let work = run(&spec, &context, &events, wrap_up);
+        tokio::pin!(work);
+        loop {
+            tokio::select! {
+                Some(line) = rx.recv() => if line == Line::Log("started".into()) { break },
+                _ = &mut work => panic!("worker ended early"),
+            }
+        }
+    }
+    // The grandchild is gone: the marker stops being touched.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let _ = std::fs::remove_file(&marker);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!marker.exists(), "a process of the group survived");
+}
+
+#[tokio::test]
+async fn endless_line_is_cut_not_buffered_forever() {
+    let script = "head -c 300000 /dev/zero | tr '\\0' 'x'; echo; echo after";
+    let (result, lines) = run_spec(spec(script)).await;
+    assert_eq!(result, Ok(()));
+    assert!(lines.iter().all(|l| match l {
+        Line::Log(text) => text.len() <= MAX_LINE_BYTES + 1,
+        _ => true,
+    }));
+    assert!(lines.contains(&Line::Log("after".into())));
 }

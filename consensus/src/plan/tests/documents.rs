@@ -94,15 +94,55 @@ fn executors_are_bounded() {
 }
 
 #[test]
-fn only_the_process_executor_is_supported() {
-    let plan = with(|p| task(p, 0)["executor"] = json!({"llm": {"model": "x"}}));
+fn executors_are_decoded_and_checked_with_their_paths() {
+    let plan = with(|p| task(p, 0)["executor"] = json!({"k8s-job": {"image": "x"}}));
     rejects(
         &plan,
-        "spec.tasks[0].executor.llm",
-        r#"executor "llm" is not supported by this version"#,
+        "spec.tasks[0].executor.k8s-job",
+        r#"executor "k8s-job" is not supported by this version"#,
+    );
+    let plan = with(|p| task(p, 0)["executor"] = json!({"llm": {"model": "x"}}));
+    rejects(&plan, "spec.tasks[0].executor.llm.api", "required");
+    rejects(&plan, "spec.tasks[0].executor.llm.prompt", "required");
+    let plan = with(|p| {
+        task(p, 0)["executor"] = json!({"llm": {"api": "anthropic", "endpoint": "ftp://x",
+            "model": "m", "prompt": "hi"}})
+    });
+    rejects(
+        &plan,
+        "spec.tasks[0].executor.llm.endpoint",
+        "http:// or https://",
+    );
+    let plan = with(|p| task(p, 0)["executor"] = json!({"builtin": {"name": "teleport"}}));
+    rejects(
+        &plan,
+        "spec.tasks[0].executor.builtin.name",
+        "unknown builtin",
+    );
+    let plan = with(|p| {
+        task(p, 0)["executor"] = json!({"builtin": {"name": "sleep", "duration": "2s", "color": 1}})
+    });
+    rejects(
+        &plan,
+        "spec.tasks[0].executor.builtin.color",
+        "unknown field",
+    );
+    let plan = with(|p| task(p, 0)["executor"] = json!({"builtin": {"name": "security-audit"}}));
+    rejects(&plan, "spec.tasks[0].executor.builtin", "nothing to audit");
+    let plan = with(|p| {
+        task(p, 0)["executor"] = json!({"process": {"command": ["claude"], "output": "xml"}})
+    });
+    rejects(
+        &plan,
+        "spec.tasks[0].executor.process.output",
+        "unknown output format",
     );
     let plan = with(|p| task(p, 0)["executor"] = json!({}));
-    rejects(&plan, "spec.tasks[0].executor", "needs one executor kind");
+    rejects(
+        &plan,
+        "spec.tasks[0].executor",
+        "needs exactly one executor kind",
+    );
     rejects(
         &with(|p| {
             task(p, 0)

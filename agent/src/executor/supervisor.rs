@@ -1,0 +1,77 @@
+//! Follows the node's assignments and keeps exactly those attempts running.
+//!
+//! An attempt is keyed by run, task and attempt number, so hearing the same
+//! list again (a keepalive, another voter after a leader change) never
+//! starts it twice, and a new attempt of the same task is a new key. When
+//! the list says nothing — the node is out of touch with the cluster for
+//! longer than the node timeout — every attempt is stopped: the cluster has
+//! fenced them already. An attempt that ended here is not started again
+//! while this node's view still lists it.
+
+use std::collections::{HashMap, HashSet};
+
+use cortex_consensus::plan::TaskId;
+use cortex_consensus::run::RunId;
+use tokio::sync::{mpsc, watch};
+
+use super::attempt;
+use crate::control::{Assignments, Control};
+
+type AttemptKey = (RunId, TaskId, u32);
+
+/// Runs until `stop` turns true, then stops every attempt.
+pub async fn supervise(
+    control: Control,
+    node: String,
+    mut assignments: Assignments,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut running: HashMap<AttemptKey, watch::Sender<bool>> = HashMap::new();
+    // Attempts that ended here but may still be listed until this node's
+    // view catches up with their final report: never started again.
+    let mut ended: HashSet<AttemptKey> = HashSet::new();
+    let (done_tx, mut done) = mpsc::unbounded_channel::<AttemptKey>();
+    loop {
+        let current = assignments.borrow_and_update().clone().unwrap_or_default();
+        for assignment in &current {
+            let key = assignment.key();
+            if running.contains_key(&key) || ended.contains(&key) {
+                continue;
+            }
+            let (cancel, cancelled) = watch::channel(false);
+            running.insert(key.clone(), cancel);
+            tracing::info!(run = %key.0, task = %key.1, attempt = key.2, executor = assignment.executor.kind(), "starting attempt");
+            tokio::spawn(attempt::run(
+                control.clone(),
+                assignment.clone(),
+                node.clone(),
+                cancelled,
+                done_tx.clone(),
+            ));
+        }
+        ended.retain(|key| current.iter().any(|a| &a.key() == key));
+        running.retain(|key, cancel| {
+            let live = current.iter().any(|a| &a.key() == key);
+            if !live {
+                tracing::info!(run = %key.0, task = %key.1, attempt = key.2, "attempt no longer live; stopping it");
+                let _ = cancel.send(true);
+            }
+            live
+        });
+        tokio::select! {
+            changed = assignments.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+            }
+            Some(key) = done.recv() => {
+                running.remove(&key);
+                ended.insert(key);
+            }
+            _ = stop.wait_for(|s| *s) => break,
+        }
+    }
+    for cancel in running.values() {
+        let _ = cancel.send(true);
+    }
+}

@@ -1,0 +1,173 @@
+//! How a task's attempts run: the executor kinds a plan can name.
+//!
+//! * `process`: any command speaking the worker line protocol (or Claude
+//!   Code's `stream-json`) on stdout.
+//! * `llm`: one chat completion from an OpenAI-compatible or Anthropic
+//!   endpoint, capped by the attempt's reservation.
+//! * `builtin`: work shipped with Cortex (discovery, security audit, test
+//!   helpers).
+//!
+//! These are plain data; the agent crate runs them. Decoding from the plan
+//! document lives in [`decode`], limits in [`check`].
+
+mod check;
+pub(crate) mod decode;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub(crate) use check::check_executor;
+
+/// How an attempt runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ExecutorSpec {
+    /// Runs a command.
+    Process(ProcessSpec),
+    /// Asks a language model.
+    Llm(LlmSpec),
+    /// Runs work built into Cortex.
+    Builtin(BuiltinSpec),
+}
+
+impl ExecutorSpec {
+    /// The plan name of this kind (`process`, `llm`, `builtin`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ExecutorSpec::Process(_) => "process",
+            ExecutorSpec::Llm(_) => "llm",
+            ExecutorSpec::Builtin(_) => "builtin",
+        }
+    }
+
+    /// A `process` executor with no extra environment, for tests and handoffs.
+    pub fn command(command: Vec<String>) -> ExecutorSpec {
+        ExecutorSpec::Process(ProcessSpec {
+            command,
+            env: BTreeMap::new(),
+            workdir: None,
+            output: OutputFormat::Lines,
+        })
+    }
+}
+
+/// A command and how to read what it prints.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessSpec {
+    /// argv; the first element is the program.
+    pub command: Vec<String>,
+    /// Extra environment variables.
+    pub env: BTreeMap<String, String>,
+    /// Working directory, if not the daemon's.
+    pub workdir: Option<String>,
+    /// What its stdout speaks.
+    pub output: OutputFormat,
+}
+
+/// The language of a process's stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OutputFormat {
+    /// Cortex's worker line protocol (`docs/worker-protocol.md`).
+    Lines,
+    /// Claude Code's `--output-format stream-json`: usage is read from its
+    /// assistant messages and the final result.
+    StreamJson,
+}
+
+/// Which HTTP API an `llm` endpoint speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LlmApi {
+    /// `POST {endpoint}/v1/chat/completions` (OpenAI and compatible servers).
+    OpenAi,
+    /// `POST {endpoint}/v1/messages` (Anthropic).
+    Anthropic,
+}
+
+/// One model call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LlmSpec {
+    /// The API the endpoint speaks.
+    pub api: LlmApi,
+    /// Base URL, e.g. `https://api.anthropic.com` (the API path is appended).
+    pub endpoint: String,
+    /// Model name.
+    pub model: String,
+    /// The user message.
+    pub prompt: String,
+    /// The system prompt.
+    pub system: Option<String>,
+    /// Environment variable holding the API key (read on the executing node).
+    pub api_key_env: Option<String>,
+    /// File holding the API key (read on the executing node).
+    pub api_key_file: Option<String>,
+}
+
+/// Work built into Cortex.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BuiltinSpec {
+    /// Completes at once.
+    Noop,
+    /// Waits, reporting progress and (simulated) token usage.
+    Sleep {
+        /// How long, in milliseconds.
+        duration_ms: u64,
+        /// Tokens reported as used, spread over the wait.
+        tokens: u64,
+    },
+    /// Finds git repositories under paths and catalogues them.
+    GitInventory {
+        /// Directories to search.
+        paths: Vec<String>,
+        /// Most recent commits catalogued per repository.
+        max_commits: u32,
+    },
+    /// Lists Kubernetes resources and catalogues them with their lineage.
+    K8sInventory(KubeTarget),
+    /// Checks Kubernetes objects against security rules.
+    SecurityAudit {
+        /// Manifest files or directories (YAML, multi-document) to check.
+        manifests: Vec<String>,
+        /// Also check the live cluster, if given.
+        cluster: Option<KubeTarget>,
+    },
+}
+
+impl BuiltinSpec {
+    /// Whether it catalogues what it finds (so a completed attempt ends a
+    /// catalog sync pass of its task).
+    pub fn discovers(&self) -> bool {
+        matches!(
+            self,
+            BuiltinSpec::GitInventory { .. }
+                | BuiltinSpec::K8sInventory(_)
+                | BuiltinSpec::SecurityAudit { .. }
+        )
+    }
+
+    /// The plan name of this builtin.
+    pub fn name(&self) -> &'static str {
+        match self {
+            BuiltinSpec::Noop => "noop",
+            BuiltinSpec::Sleep { .. } => "sleep",
+            BuiltinSpec::GitInventory { .. } => "git-inventory",
+            BuiltinSpec::K8sInventory(_) => "k8s-inventory",
+            BuiltinSpec::SecurityAudit { .. } => "security-audit",
+        }
+    }
+}
+
+/// Which Kubernetes cluster to talk to.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct KubeTarget {
+    /// Kubeconfig file; without one, the in-cluster service account (or
+    /// `$KUBECONFIG` / `~/.kube/config` outside a cluster).
+    pub kubeconfig: Option<String>,
+    /// Kubeconfig context, if not the current one.
+    pub context: Option<String>,
+    /// Namespaces to list; empty means all.
+    pub namespaces: Vec<String>,
+}
