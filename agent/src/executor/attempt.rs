@@ -17,7 +17,7 @@ use cortex_consensus::ConsensusError;
 use tokio::sync::{mpsc, watch};
 
 use super::assets::AssetSink;
-use super::{execute, Context, Events};
+use super::{execute, AttemptKey, Context, Events};
 use crate::control::Control;
 use crate::protocol::Line;
 
@@ -106,11 +106,7 @@ pub async fn run(
     assignment: Assignment,
     node: String,
     mut cancelled: watch::Receiver<bool>,
-    done: mpsc::UnboundedSender<(
-        cortex_consensus::run::RunId,
-        cortex_consensus::plan::TaskId,
-        u32,
-    )>,
+    done: mpsc::UnboundedSender<AttemptKey>,
 ) {
     let key = assignment.key();
     let context = Context::of(&assignment, &node);
@@ -242,15 +238,7 @@ pub async fn run(
 }
 
 /// Retries the final report until it is applied or refused.
-async fn deliver(
-    control: &Control,
-    command: Command,
-    key: &(
-        cortex_consensus::run::RunId,
-        cortex_consensus::plan::TaskId,
-        u32,
-    ),
-) {
+async fn deliver(control: &Control, command: Command, key: &AttemptKey) {
     loop {
         match control.write(command.clone()).await {
             Ok(_) => return,

@@ -27,6 +27,9 @@ use crate::protocol::Line;
 
 pub use supervisor::supervise;
 
+/// An attempt's identity: run, task and attempt number.
+pub type AttemptKey = (RunId, TaskId, u32);
+
 /// What an executor knows about the attempt it runs.
 #[derive(Debug, Clone)]
 pub struct Context {

@@ -10,14 +10,10 @@
 
 use std::collections::{HashMap, HashSet};
 
-use cortex_consensus::plan::TaskId;
-use cortex_consensus::run::RunId;
 use tokio::sync::{mpsc, watch};
 
-use super::attempt;
+use super::{attempt, AttemptKey};
 use crate::control::{Assignments, Control};
-
-type AttemptKey = (RunId, TaskId, u32);
 
 /// Runs until `stop` turns true, then stops every attempt.
 pub async fn supervise(
