@@ -15,6 +15,7 @@
 pub mod catalog;
 pub mod command;
 pub mod error;
+pub mod events;
 pub mod node;
 pub mod plan;
 pub mod remote;

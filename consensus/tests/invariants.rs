@@ -2,10 +2,13 @@
 //! sequences of submit, lease, assign, report (current and stale), node
 //! loss, timeouts, shortfalls, escalations, reallocation and cancellation
 //! never break the five invariants, and a run whose faults stop finishes.
+//! Along the way, the events derived from every entry, folded into a
+//! watcher's view, always agree with the state they were derived from.
 
 use std::collections::BTreeMap;
 
 use cortex_consensus::command::{ClusterTime, Command, Request, RequestId};
+use cortex_consensus::events::EventKind;
 use cortex_consensus::plan::{
     BudgetSpec, DependencyPolicy, ExecutorSpec, MasterPools, MasterRole, Placement, Priority,
     RunSpec, TaskId, TaskSpec, WorkerType,
@@ -128,6 +131,109 @@ struct World {
     time: u64,
     seq: u64,
     run: RunId,
+    seen: Seen,
+}
+
+/// What a watcher knows from the events alone.
+#[derive(Default)]
+struct Seen {
+    tasks: BTreeMap<String, TaskState>,
+    attempts: BTreeMap<(String, u32), Option<String>>,
+    ledger: BTreeMap<MasterRole, (u64, u64)>,
+    finished: bool,
+    leases: BTreeMap<MasterRole, (u64, u64)>,
+}
+
+impl Seen {
+    fn fold(&mut self, event: EventKind) {
+        match event {
+            EventKind::TaskState { task, state, .. } => {
+                self.tasks.insert(task, state);
+            }
+            EventKind::AttemptStarted { task, attempt, .. } => {
+                self.attempts.insert((task, attempt), None);
+            }
+            EventKind::AttemptEnded {
+                task,
+                attempt,
+                outcome,
+                ..
+            } => {
+                self.attempts.insert((task, attempt), Some(outcome));
+            }
+            EventKind::Ledger {
+                master,
+                spent,
+                reserved,
+                ..
+            } => {
+                self.ledger.insert(master, (spent, reserved));
+            }
+            EventKind::RunFinished { .. } => self.finished = true,
+            EventKind::Lease {
+                master,
+                holder: Some(holder),
+                epoch,
+            } => {
+                self.leases.insert(master, (holder, epoch));
+            }
+            _ => {}
+        }
+    }
+
+    /// Differences between the folded events and `world`'s state.
+    fn check(&self, world: &World) -> Result<(), String> {
+        let run = &world.state.runs[&world.run];
+        for (id, task) in &run.tasks {
+            // Tasks start pending without an event.
+            let seen = self.tasks.get(&id.0).copied().unwrap_or(TaskState::Pending);
+            if seen != task.state {
+                return Err(format!(
+                    "events say {id} is {seen:?}, state says {:?}",
+                    task.state
+                ));
+            }
+            for a in &task.attempts {
+                let outcome = a.end.as_ref().map(|e| e.describe().0.to_string());
+                if self.attempts.get(&(id.0.clone(), a.number)) != Some(&outcome) {
+                    return Err(format!(
+                        "attempt {} of {id}: events {:?}, state {outcome:?}",
+                        a.number,
+                        self.attempts.get(&(id.0.clone(), a.number))
+                    ));
+                }
+            }
+        }
+        for (master, account) in &run.ledger.accounts {
+            let seen = self.ledger.get(master).copied().unwrap_or((0, 0));
+            if seen != (account.spent, account.reserved) {
+                return Err(format!(
+                    "{master} ledger: events {seen:?}, state {:?}",
+                    (account.spent, account.reserved)
+                ));
+            }
+        }
+        if self.finished != run.status.is_terminal() {
+            return Err(format!(
+                "events say finished={}, run is {:?}",
+                self.finished, run.status
+            ));
+        }
+        let leases = world
+            .state
+            .leases
+            .held
+            .iter()
+            .map(|(m, l)| (*m, (l.holder, l.epoch)))
+            .collect::<BTreeMap<_, _>>();
+        if leases != self.leases {
+            return Err(format!(
+                "leases: events {:?}, state {leases:?}",
+                self.leases
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl World {
@@ -138,7 +244,16 @@ impl World {
             time: ClusterTime(self.time),
             command,
         };
-        self.state.apply(&request).is_ok()
+        let mut events = Vec::new();
+        let accepted = self.state.apply_observed(&request, &mut events).is_ok();
+        assert!(
+            accepted || events.is_empty(),
+            "a refused command yielded {events:?}"
+        );
+        for event in events {
+            self.seen.fold(event);
+        }
+        accepted
     }
 
     fn fence(&self, role: MasterRole) -> Fence {
@@ -360,6 +475,7 @@ fn world(tasks: &[(usize, Vec<usize>, u64, bool)]) -> World {
         time: 1_000,
         seq: 0,
         run: RunId("r".into()),
+        seen: Seen::default(),
     };
     let spec = spec(tasks);
     let submit = Request {
@@ -370,9 +486,14 @@ fn world(tasks: &[(usize, Vec<usize>, u64, bool)]) -> World {
             spec,
         },
     };
-    if let Err(e) = world.state.apply(&submit) {
+    let mut events = Vec::new();
+    if let Err(e) = world.state.apply_observed(&submit, &mut events) {
         panic!("submit refused: {e}");
     }
+    assert!(
+        matches!(events[..], [EventKind::RunSubmitted { .. }]),
+        "{events:?}"
+    );
     for node in NODES {
         world.apply(Command::RegisterNode {
             name: node.into(),
@@ -407,7 +528,7 @@ proptest! {
             let accepted = world.step(&op);
             let after = (world.state.runs.clone(), world.state.leases.clone(), world.state.nodes.clone());
             prop_assert!(accepted || after == before, "refused {:?} changed the state", op);
-            if let Err(e) = check(&world, &mut terminal) {
+            if let Err(e) = check(&world, &mut terminal).and_then(|_| world.seen.check(&world)) {
                 prop_assert!(false, "after {:?}: {}", op, e);
             }
         }
@@ -418,6 +539,7 @@ proptest! {
         prop_assert!(run.status.is_terminal(), "run did not finish: {:?}", run.tasks.values().map(|t| (t.spec.id.0.clone(), t.state, t.reason.clone())).collect::<Vec<_>>());
         prop_assert_eq!(run.ledger.reserved(), 0);
         check(&world, &mut terminal).map_err(TestCaseError::fail)?;
+        world.seen.check(&world).map_err(TestCaseError::fail)?;
     }
 }
 

@@ -55,6 +55,20 @@ pub enum AttemptEnd {
     Fenced(String),
 }
 
+impl AttemptEnd {
+    /// The outcome's wire name (`completed`, `failed`, `timed_out`,
+    /// `budget_exceeded`, `fenced`) and its error or fencing reason.
+    pub fn describe(&self) -> (&'static str, Option<String>) {
+        match self {
+            AttemptEnd::Completed => ("completed", None),
+            AttemptEnd::Failed(why) => ("failed", Some(why.clone())),
+            AttemptEnd::TimedOut => ("timed_out", None),
+            AttemptEnd::BudgetExceeded => ("budget_exceeded", None),
+            AttemptEnd::Fenced(why) => ("fenced", Some(why.clone())),
+        }
+    }
+}
+
 /// One execution of a task on one node.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attempt {

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::State;
-use crate::plan::{ExecutorSpec, TaskId};
+use crate::plan::{ExecutorSpec, MasterRole, TaskId, WorkerType};
 use crate::run::RunId;
 
 /// One live attempt, with everything needed to run it.
@@ -20,6 +20,10 @@ pub struct Assignment {
     pub task: TaskId,
     /// The attempt number: the fencing token of its reports.
     pub attempt: u32,
+    /// The task's master role.
+    pub master: MasterRole,
+    /// The task's worker type (a metrics label on the node).
+    pub worker: WorkerType,
     /// How it runs.
     pub executor: ExecutorSpec,
     /// Tokens reserved for it: the hard cap.
@@ -50,6 +54,8 @@ impl State {
                     run: run.id.clone(),
                     task: id.clone(),
                     attempt: attempt.number,
+                    master: task.spec.master,
+                    worker: task.spec.worker,
                     executor: task.spec.executor.clone(),
                     reserved: attempt.reserved,
                     timeout_ms: task.spec.timeout_ms,

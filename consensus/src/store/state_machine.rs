@@ -13,11 +13,13 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use openraft::storage::RaftStateMachine;
 use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder, StorageIOError};
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use super::codec::{decode, encode};
 use crate::command::{Outcome, Response};
+use crate::events::{Event, EventFeed, EventId};
 use crate::state::State;
 use crate::types::{
     Entry, LogId, Snapshot, SnapshotMeta, StorageError, StoredMembership, TypeConfig,
@@ -51,6 +53,8 @@ type Shared = Arc<RwLock<Arc<Machine>>>;
 pub struct StateReader {
     machine: Shared,
     applied: watch::Receiver<u64>,
+    apply_latency: Histogram,
+    events: EventFeed,
 }
 
 impl StateReader {
@@ -58,6 +62,17 @@ impl StateReader {
     /// loops wake on change instead of polling.
     pub fn changes(&self) -> watch::Receiver<u64> {
         self.applied.clone()
+    }
+
+    /// The events derived from applied entries (see [`crate::events`]).
+    pub fn events(&self) -> &EventFeed {
+        &self.events
+    }
+
+    /// Seconds each applied batch held the state (the write lock), for the
+    /// `cortex_raft_apply_duration_seconds` metric.
+    pub fn apply_latency(&self) -> Histogram {
+        self.apply_latency.clone()
     }
 
     /// Runs `read` against the current machine. Keep it short: applies wait.
@@ -72,6 +87,8 @@ pub struct StateMachineStore {
     machine: Shared,
     snapshots: Arc<SnapshotFiles>,
     applied: watch::Sender<u64>,
+    apply_latency: Histogram,
+    events: EventFeed,
 }
 
 /// Where snapshots are persisted; shared with snapshot builders.
@@ -136,11 +153,16 @@ impl StateMachineStore {
             }
             None => Machine::default(),
         };
-        let (applied, _) = watch::channel(machine.last_applied.map_or(0, |id| id.index));
+        let last_applied = machine.last_applied.map_or(0, |id| id.index);
+        let (applied, _) = watch::channel(last_applied);
         Ok(StateMachineStore {
             machine: Arc::new(RwLock::new(Arc::new(machine))),
             snapshots,
             applied,
+            // 10 µs .. ~2.6 s: an apply is usually microseconds; a large
+            // catalog batch or a copy-on-write after a snapshot takes longer.
+            apply_latency: Histogram::new(exponential_buckets(1e-5, 4.0, 10)),
+            events: EventFeed::starting_after(last_applied),
         })
     }
 
@@ -149,6 +171,8 @@ impl StateMachineStore {
         StateReader {
             machine: self.machine.clone(),
             applied: self.applied.subscribe(),
+            apply_latency: self.apply_latency.clone(),
+            events: self.events.clone(),
         }
     }
 
@@ -210,9 +234,12 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
+        let started = std::time::Instant::now();
         let mut guard = self.machine.write().unwrap_or_else(|e| e.into_inner());
         let machine = Arc::make_mut(&mut guard);
         let mut outcomes = Vec::new();
+        let mut events = Vec::new();
+        let mut kinds = Vec::new();
         for entry in entries {
             machine.last_applied = Some(entry.log_id);
             let outcome = match entry.payload {
@@ -220,7 +247,18 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                     machine.state.note_leader_change();
                     Ok(Response::Done)
                 }
-                EntryPayload::Normal(request) => machine.state.apply(&request),
+                EntryPayload::Normal(request) => {
+                    let outcome = machine.state.apply_observed(&request, &mut kinds);
+                    let at = machine.state.time().0;
+                    events.extend(kinds.drain(..).enumerate().map(|(n, kind)| {
+                        let id = EventId {
+                            index: entry.log_id.index,
+                            n: n as u32,
+                        };
+                        Arc::new(Event::replicated(id, at, kind))
+                    }));
+                    outcome
+                }
                 EntryPayload::Membership(membership) => {
                     machine.membership = StoredMembership::new(Some(entry.log_id), membership);
                     Ok(Response::Done)
@@ -229,7 +267,10 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             outcomes.push(outcome);
         }
         let last = machine.last_applied.map_or(0, |id| id.index);
+        self.events.keep(&events);
         drop(guard);
+        self.apply_latency.observe(started.elapsed().as_secs_f64());
+        self.events.send(events);
         self.applied.send_replace(last);
         Ok(outcomes)
     }
@@ -268,6 +309,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         drop(stored);
         let last = machine.last_applied.map_or(0, |id| id.index);
         *self.machine.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(machine);
+        self.events.jumped(last);
         self.applied.send_replace(last);
         Ok(())
     }
