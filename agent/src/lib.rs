@@ -10,6 +10,8 @@
 //!   reports their progress, logs, assets and outcome.
 //! * [`control`]: the node's link to the cluster — its own Raft node on a
 //!   voter, gRPC to the voters on an agent.
+//! * [`metrics`] and [`telemetry`]: what this node measures about the
+//!   attempts it ran, and the live activity it shows watchers.
 //! * [`schedule`] and [`protocol`]: the pure decisions and the worker line
 //!   protocol those loops rely on.
 //!
@@ -22,10 +24,13 @@ pub mod control;
 pub mod executor;
 pub mod heartbeat;
 pub mod masters;
+pub mod metrics;
 pub mod options;
 pub mod protocol;
 pub mod runtime;
 pub mod schedule;
+pub mod telemetry;
 
 pub use options::RuntimeOptions;
 pub use runtime::NodeRuntime;
+pub use telemetry::Telemetry;

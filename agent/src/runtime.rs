@@ -8,6 +8,7 @@ use cortex_consensus::ConsensusHandle;
 
 use crate::control::Control;
 use crate::options::RuntimeOptions;
+use crate::telemetry::Telemetry;
 use crate::{executor, heartbeat, masters};
 
 /// The running loops of one node.
@@ -19,8 +20,13 @@ pub struct NodeRuntime {
 impl NodeRuntime {
     /// A voter's runtime: heartbeats, the master-role loop and (unless
     /// disabled) the executor.
-    pub fn start(handle: ConsensusHandle, options: RuntimeOptions) -> NodeRuntime {
-        let mut runtime = NodeRuntime::node(Control::Local(handle.clone()), options.clone());
+    pub fn start(
+        handle: ConsensusHandle,
+        options: RuntimeOptions,
+        telemetry: Telemetry,
+    ) -> NodeRuntime {
+        let mut runtime =
+            NodeRuntime::node(Control::Local(handle.clone()), options.clone(), telemetry);
         let stopped = runtime.stop.subscribe();
         runtime
             .tasks
@@ -29,12 +35,16 @@ impl NodeRuntime {
     }
 
     /// An agent's runtime: heartbeats and the executor, through the voters.
-    pub fn start_agent(voters: RemoteCluster, options: RuntimeOptions) -> NodeRuntime {
-        NodeRuntime::node(Control::Remote(voters), options)
+    pub fn start_agent(
+        voters: RemoteCluster,
+        options: RuntimeOptions,
+        telemetry: Telemetry,
+    ) -> NodeRuntime {
+        NodeRuntime::node(Control::Remote(voters), options, telemetry)
     }
 
     /// What every node runs.
-    fn node(control: Control, options: RuntimeOptions) -> NodeRuntime {
+    fn node(control: Control, options: RuntimeOptions, telemetry: Telemetry) -> NodeRuntime {
         let (stop, stopped) = watch::channel(false);
         let mut tasks = vec![tokio::spawn(heartbeat::run(
             control.clone(),
@@ -51,6 +61,7 @@ impl NodeRuntime {
                 control,
                 options.node_name.clone(),
                 assignments,
+                telemetry,
                 stopped,
             )));
         }

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use cortex_agent::{NodeRuntime, RuntimeOptions};
+use cortex_agent::{NodeRuntime, RuntimeOptions, Telemetry};
 use cortex_consensus::node::{Node, NodeOptions, Tuning};
 use cortex_consensus::plan::{self, MasterRole, TaskId};
 use cortex_consensus::run::{RunId, RunStatus, TaskState};
@@ -51,7 +51,8 @@ impl Cluster {
                 tuning: Tuning::default(),
             };
             let node = Node::start(node_options, listener).await.unwrap();
-            let runtime = options(id).map(|o| NodeRuntime::start(node.handle().clone(), o));
+            let runtime = options(id)
+                .map(|o| NodeRuntime::start(node.handle().clone(), o, Telemetry::default()));
             voters.insert(id, Voter { node, runtime });
         }
         Cluster { voters, _dir: dir }

@@ -1,11 +1,13 @@
 //! Attempt supervision on a real one-voter cluster: time limit, token cap,
 //! cancellation, logs and checkpoints each end the attempt in the right
-//! state with the right ledger entries.
+//! state with the right ledger entries; meanwhile the node shows watchers
+//! what the worker does and measures how long it ran.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use cortex_agent::{NodeRuntime, RuntimeOptions};
+use cortex_agent::{NodeRuntime, RuntimeOptions, Telemetry};
+use cortex_consensus::events::EventKind;
 use cortex_consensus::node::{Node, NodeOptions, Tuning};
 use cortex_consensus::plan::{self, MasterRole, TaskId};
 use cortex_consensus::run::{AttemptEnd, Run, RunId, RunStatus, TaskState};
@@ -16,6 +18,7 @@ use tokio::net::TcpListener;
 struct Single {
     node: Node,
     runtime: NodeRuntime,
+    telemetry: Telemetry,
     _dir: TempDir,
 }
 
@@ -37,6 +40,7 @@ impl Single {
             tuning: Tuning::default(),
         };
         let node = Node::start(options, listener).await.unwrap();
+        let telemetry = Telemetry::default();
         let runtime = NodeRuntime::start(
             node.handle().clone(),
             RuntimeOptions {
@@ -45,10 +49,12 @@ impl Single {
                 lease_ttl: Duration::from_millis(1_000),
                 ..RuntimeOptions::default()
             },
+            telemetry.clone(),
         );
         Single {
             node,
             runtime,
+            telemetry,
             _dir: dir,
         }
     }
@@ -261,5 +267,59 @@ echo "{\"result\": $CORTEX_CHECKPOINT}""#;
     assert!(first.launched_at.is_some());
     let second = &resumable.attempts[1];
     assert!(second.logs.lines.contains(&"attempt 2 starts".to_string()));
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_activity_is_shown_live_and_its_duration_measured() {
+    let cluster = Single::start().await;
+    let mut bus = cluster.telemetry.bus.subscribe();
+    cluster
+        .submit(
+            r#"    - id: chatty
+      master: testing
+      worker: test
+      budget: 1000
+      timeout: 20s
+      executor: { process: { command: ["sh", "-c", "echo '{\"progress\": 30, \"message\": \"warming up\"}'; sleep 0.4; echo '{\"tokens\": 12}'; echo 'plain line'; sleep 0.4"] } }
+"#,
+        )
+        .await;
+    let run = cluster.wait_end().await;
+    assert_eq!(task(&run, "chatty").state, TaskState::Completed);
+
+    let mut seen = Vec::new();
+    while let Ok(item) = bus.try_recv() {
+        assert!(item.local);
+        if let EventKind::WorkerActivity {
+            task,
+            node,
+            progress,
+            message,
+            tokens_used,
+            ..
+        } = &item.event.kind
+        {
+            assert_eq!((task.as_str(), node.as_str()), ("chatty", "n1"));
+            seen.push((*progress, message.clone(), *tokens_used));
+        }
+    }
+    assert!(
+        seen.contains(&(Some(30), Some("warming up".into()), None)),
+        "first activity missing: {seen:?}"
+    );
+    assert!(
+        seen.contains(&(Some(30), Some("plain line".into()), Some(12))),
+        "later activity missing: {seen:?}"
+    );
+
+    let mut registry = prometheus_client::registry::Registry::default();
+    cluster.telemetry.metrics.register(&mut registry);
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+    assert!(
+        text.contains("cortex_worker_duration_seconds_count{worker_type=\"test\"} 1"),
+        "{text}"
+    );
     cluster.shutdown().await;
 }

@@ -15,6 +15,9 @@
 //!
 //! Every child process is SIGKILLed and reaped when its cluster is dropped, and
 //! the tail of every node's log is printed when that happens during a panic.
+//! [`RedisServer`] runs a real `redis-server` (killable, restartable on the
+//! same port) for the tests of the Redis fan-out.
+//!
 //! Set `CORTEX_CHAOS_KEEP=1` to keep the cluster's directory (logs and data)
 //! after the test, and `CORTEX_CHAOS_RUST_LOG` to change the daemons'
 //! `RUST_LOG` (default `info`). Other inherited `CORTEX_*` variables are not
@@ -25,6 +28,7 @@ mod cluster;
 mod oracle;
 pub mod ports;
 mod process;
+mod redis;
 mod wait;
 
 pub use api::{
@@ -33,5 +37,6 @@ pub use api::{
 pub use cluster::ProcessCluster;
 pub use oracle::{Ack, AckedWrites};
 pub use process::DaemonProcess;
+pub use redis::RedisServer;
 pub use reqwest::StatusCode;
 pub use wait::{wait_until, Check, Outcome};

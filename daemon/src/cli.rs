@@ -148,6 +148,11 @@ pub struct DaemonArgs {
     /// Log format.
     #[arg(long, env = "CORTEX_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
     pub log_format: LogFormat,
+    /// Redis to fan events out through, so watchers on any node see every
+    /// node's progress: redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] or
+    /// unix:///PATH. Optional; nothing but the fan-out depends on it.
+    #[arg(long, env = "CORTEX_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
 }
 
 /// Flags of `cortex dev`.
@@ -173,6 +178,10 @@ pub struct DevArgs {
     /// (examples/full-orchestration.yaml) and follow it to its report.
     #[arg(long)]
     pub demo: bool,
+    /// Also fan events out through this Redis (see `cortex daemon
+    /// --redis-url`); without it an in-process bus links the nodes.
+    #[arg(long, env = "CORTEX_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
 }
 
 /// Where a client command finds the API and its token.

@@ -20,6 +20,9 @@ pub struct ApiClient {
     base: String,
     token: AdminToken,
     http: reqwest::Client,
+    /// For event streams: no overall deadline, but a silent connection
+    /// (the server sends a keep-alive every 15 s) counts as dead.
+    streams: reqwest::Client,
 }
 
 impl ApiClient {
@@ -48,11 +51,46 @@ impl ApiClient {
             .timeout(Duration::from_secs(30))
             .build()
             .context("building the HTTP client")?;
+        let streams = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .read_timeout(Duration::from_secs(45))
+            .build()
+            .context("building the HTTP client")?;
         Ok(ApiClient {
             base: base.trim_end_matches('/').to_string(),
             token,
             http,
+            streams,
         })
+    }
+
+    /// Opens the event stream at `path`, resuming after `last_event_id`.
+    /// An error answer comes back as [`ApiFailure`].
+    pub async fn open_stream(
+        &self,
+        path: &str,
+        last_event_id: Option<&str>,
+    ) -> anyhow::Result<reqwest::Response> {
+        let url = format!("{}{}", self.base, path);
+        let mut request = self
+            .streams
+            .get(&url)
+            .bearer_auth(self.token.expose())
+            .header("accept", "text/event-stream");
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id);
+        }
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {url}"))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let text = response.text().await.unwrap_or_default();
+        let body: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Err(ApiFailure { status, body }.into())
     }
 
     /// Sends a request and returns the JSON answer, or the API's error as text.

@@ -13,6 +13,7 @@ use cortex_consensus::node::Tuning;
 use cortex_consensus::{NodeAddr, NodeId};
 
 use crate::cli::{DaemonArgs, Role};
+use crate::events::{BadRedisUrl, RedisUrl};
 
 /// A configuration mistake, reported to the user before starting.
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +90,9 @@ pub enum ConfigError {
         /// The I/O error.
         reason: String,
     },
+    /// --redis-url is not a usable Redis URL (shown without its password).
+    #[error(transparent)]
+    BadRedisUrl(#[from] BadRedisUrl),
 }
 
 /// Everything a voter needs, validated.
@@ -110,6 +114,8 @@ pub struct VoterConfig {
     pub tuning: Tuning,
     /// The node runtime (heartbeats, master roles, execution).
     pub runtime: RuntimeOptions,
+    /// Redis for the event fan-out, if any.
+    pub redis_url: Option<RedisUrl>,
 }
 
 /// Everything an agent needs, validated.
@@ -121,6 +127,8 @@ pub struct AgentConfig {
     pub api_addr: SocketAddr,
     /// The node runtime (heartbeats, execution).
     pub runtime: RuntimeOptions,
+    /// Redis for the event fan-out, if any.
+    pub redis_url: Option<RedisUrl>,
 }
 
 /// A validated daemon configuration.
@@ -174,6 +182,7 @@ impl AgentConfig {
             voters,
             api_addr: socket_addr("--api-addr", &args.api_addr)?,
             runtime: runtime_options(args, node_name)?,
+            redis_url: redis_url(args)?,
         })
     }
 }
@@ -208,6 +217,7 @@ impl VoterConfig {
         if args.snapshot_every < 10 {
             return Err(ConfigError::SnapshotTooOften(args.snapshot_every));
         }
+        let redis_url = redis_url(args)?;
         ensure_writable_dir(&args.data_dir)?;
         let node_name = args
             .node_name
@@ -227,6 +237,7 @@ impl VoterConfig {
                 ..Tuning::default()
             },
             runtime,
+            redis_url,
         })
     }
 }
@@ -252,6 +263,11 @@ fn runtime_options(args: &DaemonArgs, node_name: String) -> Result<RuntimeOption
             60_000,
         )?),
     })
+}
+
+/// --redis-url, checked (not connected to: Redis may come later).
+fn redis_url(args: &DaemonArgs) -> Result<Option<RedisUrl>, ConfigError> {
+    Ok(args.redis_url.as_deref().map(RedisUrl::parse).transpose()?)
 }
 
 /// This machine's host name (the pod name in Kubernetes, where the chart

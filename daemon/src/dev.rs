@@ -17,6 +17,7 @@ use crate::auth::{AdminToken, TokenSource};
 use crate::cli::DevArgs;
 use crate::client::{render_status, ApiClient};
 use crate::config::{AgentConfig, VoterConfig};
+use crate::events::{Observability, RedisUrl};
 use crate::runs_cli;
 use crate::server::{start_agent, start_voter, RunningAgent, RunningVoter, ShutdownSignal};
 
@@ -26,6 +27,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Runs the dev cluster until Ctrl-C.
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
+    let redis_url = args.redis_url.as_deref().map(RedisUrl::parse).transpose()?;
     let stop = ShutdownSignal::install().wait();
     tokio::pin!(stop);
     std::fs::create_dir_all(&args.data_dir)
@@ -34,15 +36,24 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let (token, source) = AdminToken::load(None, &token_file)?;
 
     let configs = voter_configs(&args)?;
+    let agent_configs = agent_configs(&args, &configs)?;
+    // One bus for the whole process: watchers on any voter see the workers
+    // of every agent here, with no Redis.
+    let nodes: Vec<String> = configs
+        .iter()
+        .map(|c| c.runtime.node_name.clone())
+        .chain(agent_configs.iter().map(|c| c.runtime.node_name.clone()))
+        .collect();
+    let observability = Observability::start(redis_url.as_ref(), &nodes);
     let mut voters = Vec::new();
     for config in &configs {
-        voters.push(start_voter(config, token.clone()).await?);
+        voters.push(start_voter(config, token.clone(), &observability).await?);
     }
     let mut agents = Vec::new();
-    for config in agent_configs(&args, &configs)? {
+    for config in agent_configs {
         agents.push((
             config.runtime.node_name.clone(),
-            start_agent(&config).await?,
+            start_agent(&config, &observability).await?,
         ));
     }
     println!(
@@ -69,6 +80,10 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         }
     }
 
+    if let Some(url) = &redis_url {
+        println!("  events: also fanned out through Redis at {url}");
+    }
+
     // Ctrl-C during start-up or the demo stops everything too.
     let stopped_early = tokio::select! {
         started = start_up(&voters, &token, args.demo) => { started?; false }
@@ -91,6 +106,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     for voter in stopping {
         voter.shutdown().await;
     }
+    observability.shutdown().await;
     Ok(())
 }
 
@@ -148,6 +164,8 @@ fn voter_configs(args: &DevArgs) -> anyhow::Result<Vec<VoterConfig>> {
                     execute: args.agents == 0,
                     ..RuntimeOptions::default()
                 },
+                // The process's one bridge (see `run`) serves every node.
+                redis_url: None,
             })
         })
         .collect()
@@ -169,6 +187,7 @@ fn agent_configs(args: &DevArgs, voters: &[VoterConfig]) -> anyhow::Result<Vec<A
                     node_name: format!("k3s-worker{n:02}"),
                     ..RuntimeOptions::default()
                 },
+                redis_url: None,
             })
         })
         .collect()

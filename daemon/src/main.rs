@@ -11,11 +11,14 @@ mod cli;
 mod client;
 mod config;
 mod dev;
+mod events;
 mod graphql;
 mod logging;
+mod metrics;
 mod report;
 mod runs_cli;
 mod server;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -27,6 +30,7 @@ use crate::auth::{AdminToken, TokenSource};
 use crate::cli::{BenchCommand, Cli, ClusterCommand, Command, DaemonArgs, KvCommand};
 use crate::client::{path_segment, render_status, ApiClient, Body};
 use crate::config::{AgentConfig, DaemonConfig};
+use crate::events::Observability;
 
 /// Exit code for a configuration error (EX_USAGE).
 const EXIT_CONFIG: u8 = 64;
@@ -90,7 +94,11 @@ async fn run_daemon(args: DaemonArgs) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    let voter = match server::start_voter(&config, token).await {
+    let observability = Observability::start(
+        config.redis_url.as_ref(),
+        std::slice::from_ref(&config.runtime.node_name),
+    );
+    let voter = match server::start_voter(&config, token, &observability).await {
         Ok(voter) => voter,
         Err(e) => {
             eprintln!("cortex daemon: {e:#}");
@@ -100,11 +108,16 @@ async fn run_daemon(args: DaemonArgs) -> ExitCode {
     stop.wait().await;
     tracing::info!("shutting down");
     voter.shutdown().await;
+    observability.shutdown().await;
     ExitCode::SUCCESS
 }
 
 async fn run_agent(config: AgentConfig, stop: server::ShutdownSignal) -> ExitCode {
-    let agent = match server::start_agent(&config).await {
+    let observability = Observability::start(
+        config.redis_url.as_ref(),
+        std::slice::from_ref(&config.runtime.node_name),
+    );
+    let agent = match server::start_agent(&config, &observability).await {
         Ok(agent) => agent,
         Err(e) => {
             eprintln!("cortex daemon: {e:#}");
@@ -114,6 +127,7 @@ async fn run_agent(config: AgentConfig, stop: server::ShutdownSignal) -> ExitCod
     stop.wait().await;
     tracing::info!("shutting down");
     agent.shutdown().await;
+    observability.shutdown().await;
     ExitCode::SUCCESS
 }
 

@@ -1,12 +1,14 @@
 //! Runs one daemon. A voter binds its two listeners, starts the consensus
 //! node and serves the admin API; an agent starts its runtime against the
-//! voters and serves health probes. Both until told to stop.
+//! voters and serves health probes. Both serve `/metrics` (see
+//! `crate::metrics`), and run until told to stop.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
-use cortex_agent::NodeRuntime;
+use cortex_agent::metrics::WorkerMetrics;
+use cortex_agent::{NodeRuntime, Telemetry};
 use cortex_consensus::node::{Node, NodeOptions};
 use cortex_consensus::remote::RemoteCluster;
 use cortex_consensus::ConsensusHandle;
@@ -14,9 +16,12 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::api::events::EventsState;
 use crate::api::{self, AppState};
 use crate::auth::AdminToken;
 use crate::config::{AgentConfig, VoterConfig};
+use crate::events::Observability;
+use crate::metrics::{Metrics, VoterMetrics};
 
 /// A voter serving Raft and the admin API, with its node runtime.
 pub struct RunningVoter {
@@ -74,7 +79,11 @@ impl StoppingVoter {
 }
 
 /// Binds the listeners and starts serving.
-pub async fn start_voter(config: &VoterConfig, token: AdminToken) -> anyhow::Result<RunningVoter> {
+pub async fn start_voter(
+    config: &VoterConfig,
+    token: AdminToken,
+    observability: &Observability,
+) -> anyhow::Result<RunningVoter> {
     let raft_listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {} (--listen)", config.listen))?;
@@ -92,13 +101,27 @@ pub async fn start_voter(config: &VoterConfig, token: AdminToken) -> anyhow::Res
     let node = Node::start(options, raft_listener)
         .await
         .with_context(|| format!("starting node {}", config.node_id))?;
+    observability.publish_replicated(node.handle());
+    let mut metrics = Metrics::default();
+    observability.register(metrics.registry());
+    let voter_metrics = VoterMetrics::register(metrics.registry(), node.handle());
+    // A voter executes attempts too when no agent does.
+    let worker_metrics = WorkerMetrics::default();
+    worker_metrics.register(metrics.registry());
     let router = api::router(
         AppState {
             consensus: node.handle().clone(),
+            events: EventsState::new(observability.bus.clone(), observability.metrics.clone()),
         },
         token,
+        &metrics.freeze(),
+        &voter_metrics,
     );
-    let runtime = NodeRuntime::start(node.handle().clone(), config.runtime.clone());
+    let telemetry = Telemetry {
+        bus: observability.bus.clone(),
+        metrics: worker_metrics,
+    };
+    let runtime = NodeRuntime::start(node.handle().clone(), config.runtime.clone(), telemetry);
     let (stop, mut stopped) = watch::channel(false);
     let api = tokio::spawn(async move {
         let serving = axum::serve(api_listener, router).with_graceful_shutdown(async move {
@@ -141,16 +164,29 @@ impl RunningAgent {
     }
 }
 
-/// Binds the probe listener and starts the agent's runtime.
-pub async fn start_agent(config: &AgentConfig) -> anyhow::Result<RunningAgent> {
+/// Binds the probe listener (`/healthz`, `/metrics`) and starts the
+/// agent's runtime.
+pub async fn start_agent(
+    config: &AgentConfig,
+    observability: &Observability,
+) -> anyhow::Result<RunningAgent> {
     let listener = TcpListener::bind(config.api_addr)
         .await
         .with_context(|| format!("cannot listen on {} (--api-addr)", config.api_addr))?;
     let api_addr = listener.local_addr()?;
     let voters = RemoteCluster::new(config.voters.clone())?;
-    let runtime = NodeRuntime::start_agent(voters, config.runtime.clone());
+    let mut metrics = Metrics::default();
+    observability.register(metrics.registry());
+    let worker_metrics = WorkerMetrics::default();
+    worker_metrics.register(metrics.registry());
+    let telemetry = Telemetry {
+        bus: observability.bus.clone(),
+        metrics: worker_metrics,
+    };
+    let runtime = NodeRuntime::start_agent(voters, config.runtime.clone(), telemetry);
     let router = axum::Router::new()
         .route("/healthz", axum::routing::get(api::health::healthz))
+        .merge(metrics.freeze().routes())
         .fallback(api::error::not_found);
     let probes = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, router).await {

@@ -1,6 +1,7 @@
 //! The README's first command: `cortex dev --demo` brings up three voters
 //! and four agents, runs the seed's plan on the agents (with real discovery
-//! and audit work) to its report, and stops cleanly on Ctrl-C (SIGINT).
+//! and audit work) to its report, drawing the live view from the run's
+//! event stream, and stops cleanly on Ctrl-C (SIGINT).
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -73,6 +74,12 @@ fn dev_demo_runs_the_seed_plan_and_stops_on_ctrl_c() {
     assert!(output.contains("3 voters and 4 agents"), "{output}");
     // The work ran on the agents, not on the voters.
     assert!(output.contains("k3s-worker0"), "{output}");
+    // The live view drew a bar per master and the workers per node.
+    assert!(
+        output.contains("security-master      [████████████████████] 100%"),
+        "{output}"
+    );
+    assert!(output.contains("k3s-worker01   completed "), "{output}");
     assert!(dir.path().join("dev/admin-token").exists());
 
     kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();

@@ -16,10 +16,12 @@ use cortex_consensus::state::assignments::Assignment;
 use cortex_consensus::ConsensusError;
 use tokio::sync::{mpsc, watch};
 
+use super::activity::{Activity, ACTIVITY_EVERY};
 use super::assets::AssetSink;
 use super::{execute, AttemptKey, Context, Events};
 use crate::control::Control;
 use crate::protocol::Line;
+use crate::telemetry::Telemetry;
 
 /// Progress (with logs and checkpoints) is reported at most this often.
 const PROGRESS_EVERY: Duration = Duration::from_millis(300);
@@ -105,9 +107,11 @@ pub async fn run(
     control: Control,
     assignment: Assignment,
     node: String,
+    telemetry: Telemetry,
     mut cancelled: watch::Receiver<bool>,
     done: mpsc::UnboundedSender<AttemptKey>,
 ) {
+    let started = tokio::time::Instant::now();
     let key = assignment.key();
     let context = Context::of(&assignment, &node);
     let report = |report: AttemptReport| Command::ReportAttempt {
@@ -117,6 +121,8 @@ pub async fn run(
         report,
     };
     let (events, mut lines) = Events::channel();
+    let events = events.measured_by(telemetry.metrics.clone());
+    let mut activity = Activity::new(&context, telemetry.bus.clone());
     let (wrap_up, wrapping_up) = watch::channel(false);
     let _ = control.write(report(AttemptReport::Started)).await;
 
@@ -137,6 +143,7 @@ pub async fn run(
     tokio::pin!(grace);
     let mut capped = false;
     let mut tick = tokio::time::interval(PROGRESS_EVERY);
+    let mut activity_tick = tokio::time::interval(ACTIVITY_EVERY);
     let work = execute(&assignment.executor, &context, &events, wrapping_up);
     // Leaving this block drops the work, which stops it; what it said
     // before stopping still counts.
@@ -146,6 +153,7 @@ pub async fn run(
             tokio::select! {
                 result = &mut work => break Ending::Finished(result),
                 Some(line) = lines.recv() => {
+                    activity.take(&line, tally.tokens);
                     take(&mut tally, &mut assets, line);
                     if !capped && tally.tokens >= context.reserved {
                         capped = true;
@@ -155,6 +163,7 @@ pub async fn run(
                 }
                 _ = &mut deadline => break Ending::TimedOut,
                 _ = &mut grace => break Ending::Capped,
+                _ = activity_tick.tick() => activity.publish(),
                 _ = tick.tick() => {
                     if assets.has_pending() {
                         assets.flush(&control).await;
@@ -234,6 +243,9 @@ pub async fn run(
         },
     };
     deliver(&control, report(final_report), &key).await;
+    telemetry
+        .metrics
+        .attempt_ended(assignment.worker.as_str(), started.elapsed().as_secs_f64());
     let _ = done.send(key);
 }
 

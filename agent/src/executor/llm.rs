@@ -107,7 +107,10 @@ pub async fn run_with(
     // Parse errors quote what the server sent.
     let mut answer = answer.map_err(|e| key::redact(key.as_ref(), e))?;
     let used = match answer.usage {
-        Some(usage) => usage.total(),
+        Some(usage) => {
+            events.model_usage(&spec.model, usage.input, usage.output);
+            usage.total()
+        }
         None => {
             let bound = prompt + max_tokens;
             events.log(format!(

@@ -4,11 +4,13 @@
 //!   appears, stops one that disappears (fenced, cancelled, expired).
 //! * [`attempt`] runs one attempt: time limit, token cap, progress, logs
 //!   and the final report, whatever the executor; [`assets`] writes what
-//!   it discovers to the catalog.
+//!   it discovers to the catalog; [`activity`] shows watchers what it is
+//!   doing right now.
 //! * The executors themselves — [`process`], [`llm`], the builtins in
 //!   `crate::builtin` — only do the work and describe it as protocol
 //!   [`Line`]s; they hold no policy.
 
+pub mod activity;
 pub mod assets;
 pub mod attempt;
 pub mod llm;
@@ -23,6 +25,7 @@ use cortex_consensus::run::RunId;
 use cortex_consensus::state::assignments::Assignment;
 use tokio::sync::{mpsc, watch};
 
+use crate::metrics::WorkerMetrics;
 use crate::protocol::Line;
 
 pub use supervisor::supervise;
@@ -81,20 +84,36 @@ impl Context {
     }
 }
 
-/// Where an executor describes its work, in the worker protocol's terms.
+/// Where an executor describes its work, in the worker protocol's terms,
+/// and what it measures on the side.
 #[derive(Debug, Clone)]
-pub struct Events(mpsc::UnboundedSender<Line>);
+pub struct Events {
+    lines: mpsc::UnboundedSender<Line>,
+    metrics: WorkerMetrics,
+}
 
 impl Events {
-    /// A sender and the receiver the attempt reads.
+    /// A sender and the receiver the attempt reads; measurements go to
+    /// metrics nobody exports (see [`Events::measured_by`]).
     pub fn channel() -> (Events, mpsc::UnboundedReceiver<Line>) {
-        let (tx, rx) = mpsc::unbounded_channel();
-        (Events(tx), rx)
+        let (lines, rx) = mpsc::unbounded_channel();
+        let metrics = WorkerMetrics::default();
+        (Events { lines, metrics }, rx)
+    }
+
+    /// The same events, measured into the node's `metrics`.
+    pub fn measured_by(self, metrics: WorkerMetrics) -> Events {
+        Events { metrics, ..self }
     }
 
     /// Reports one event. Events after the attempt ended are dropped.
     pub fn send(&self, line: Line) {
-        let _ = self.0.send(line);
+        let _ = self.lines.send(line);
+    }
+
+    /// Records one model call's usage (the tokens still go in a `Tokens` line).
+    pub fn model_usage(&self, model: &str, input_tokens: u64, output_tokens: u64) {
+        self.metrics.llm_usage(model, input_tokens, output_tokens);
     }
 
     /// Reports a log line.

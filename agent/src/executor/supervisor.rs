@@ -14,12 +14,14 @@ use tokio::sync::{mpsc, watch};
 
 use super::{attempt, AttemptKey};
 use crate::control::{Assignments, Control};
+use crate::telemetry::Telemetry;
 
 /// Runs until `stop` turns true, then stops every attempt.
 pub async fn supervise(
     control: Control,
     node: String,
     mut assignments: Assignments,
+    telemetry: Telemetry,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut running: HashMap<AttemptKey, watch::Sender<bool>> = HashMap::new();
@@ -41,6 +43,7 @@ pub async fn supervise(
                 control.clone(),
                 assignment.clone(),
                 node.clone(),
+                telemetry.clone(),
                 cancelled,
                 done_tx.clone(),
             ));

@@ -6,6 +6,7 @@
 //! |---|---|---|
 //! | `GET /healthz` | open | the process serves requests |
 //! | `GET /readyz` | open | this node is a voter of a cluster with a leader |
+//! | `GET /metrics` | open | Prometheus metrics (see `crate::metrics`, `docs/metrics.md`) |
 //! | `GET /v1/cluster` | token | nodes, roles, leader, term, applied index |
 //! | `POST /v1/cluster/members` | token | add a voter `{"id", "raft_addr"}` |
 //! | `DELETE /v1/cluster/members/{id}` | token | remove a voter |
@@ -15,6 +16,7 @@
 //! | `POST /v1/runs` | token | submit a plan (YAML or JSON body); 201 `{"id"}`, 422 `invalid_plan`, 413 `plan_too_large` |
 //! | `GET /v1/runs` | token | runs with task counts and tokens; `?status=running` |
 //! | `GET /v1/runs/{id}` | token | a run: tasks, attempts, ledger per master, nodes, escalations |
+//! | `GET /v1/runs/{id}/events` | token | the run's events as Server-Sent Events (snapshot, then changes and live worker activity); resumable with `Last-Event-ID` or `?after=`; ends after `run.finished` |
 //! | `POST /v1/runs/{id}/cancel` | token | cancel (`{"reason"}` optional); 409 once ended |
 //! | `GET /v1/runs/{id}/report` | token | final results as JSON; `?format=md` for the executive summary |
 //! | `POST /v1/runs/{id}/tasks/{task}/approve` | token | approve a task waiting for approval; 409 otherwise |
@@ -30,6 +32,7 @@
 pub mod cluster;
 pub mod error;
 pub mod escalations;
+pub mod events;
 pub mod health;
 pub mod kv;
 pub mod logs;
@@ -42,20 +45,32 @@ use cortex_consensus::plan::MAX_PLAN_BYTES;
 use cortex_consensus::{Command, ConsensusHandle};
 
 use crate::auth::{require_token, AdminToken};
+use crate::metrics::{Exposition, VoterMetrics};
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
     /// The local node, and through it the cluster.
     pub consensus: ConsensusHandle,
+    /// Live events of this process.
+    pub events: events::EventsState,
 }
 
 /// Largest request body: a diagnostic value plus slack for JSON bodies.
 const MAX_BODY_BYTES: usize = Command::MAX_VALUE_LEN + 4096;
 
-/// The whole API.
-pub fn router(state: AppState, token: AdminToken) -> Router {
-    let graphql = crate::graphql::router(state.consensus.clone(), token.clone());
+/// The whole API, with `/metrics` serving `metrics`.
+pub fn router(
+    state: AppState,
+    token: AdminToken,
+    metrics: &Exposition,
+    voter_metrics: &VoterMetrics,
+) -> Router {
+    let graphql = crate::graphql::router(
+        state.consensus.clone(),
+        token.clone(),
+        voter_metrics.catalog_api_latency(),
+    );
     let protected = Router::new()
         .route("/v1/cluster", get(cluster::status))
         .route("/v1/cluster/members", post(cluster::add_voter))
@@ -68,6 +83,7 @@ pub fn router(state: AppState, token: AdminToken) -> Router {
                 .layer(DefaultBodyLimit::max(MAX_PLAN_BYTES)),
         )
         .route("/v1/runs/{id}", get(runs::show))
+        .route("/v1/runs/{id}/events", get(events::stream_run))
         .route("/v1/runs/{id}/cancel", post(runs::cancel))
         .route("/v1/runs/{id}/report", get(runs::report))
         .route("/v1/runs/{id}/tasks/{task}/approve", post(runs::approve))
@@ -78,6 +94,7 @@ pub fn router(state: AppState, token: AdminToken) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .merge(metrics.routes())
         .merge(protected)
         .merge(graphql)
         .fallback(error::not_found)

@@ -7,6 +7,9 @@
 //! | `GET /graphql` with a websocket upgrade (`graphql-transport-ws`, or the older `graphql-ws`) | token in the `Authorization` header or in `connection_init`'s payload | subscriptions, queries and mutations |
 //! | `GET /graphql` otherwise | open | GraphiQL, a page that holds no data |
 //!
+//! Each `POST` is timed into `cortex_catalog_api_latency_seconds`; sockets
+//! live as long as their subscriptions, so they are not.
+//!
 //! Browsers cannot set headers on a websocket, so the token may instead come
 //! in the `connection_init` payload as `{"Authorization": "Bearer <token>"}`
 //! or `{"token": "<token>"}`; without it the server closes the socket with
@@ -27,9 +30,11 @@ use axum::{Json, Router};
 use cortex_catalog::limits::MAX_BODY_BYTES;
 use cortex_catalog::CatalogSchema;
 use cortex_consensus::ConsensusHandle;
+use prometheus_client::metrics::histogram::Histogram;
 
 use crate::api::error::ApiError;
 use crate::auth::{require_token, AdminToken};
+use crate::metrics::time_request;
 
 /// The path the schema is served at.
 const PATH: &str = "/graphql";
@@ -42,14 +47,16 @@ struct Graphql {
 }
 
 /// The `/graphql` routes over `consensus`, with `token` guarding every
-/// operation.
+/// operation and each query or mutation timed into `latency`.
 pub fn router<S: Clone + Send + Sync + 'static>(
     consensus: ConsensusHandle,
     token: AdminToken,
+    latency: Histogram,
 ) -> Router<S> {
     let schema = cortex_catalog::schema(std::sync::Arc::new(consensus));
-    let execute_with_token =
-        execute.layer(middleware::from_fn_with_state(token.clone(), require_token));
+    let execute_with_token = execute
+        .layer(middleware::from_fn_with_state(token.clone(), require_token))
+        .layer(middleware::from_fn_with_state(latency, time_request));
     Router::new()
         .route(
             PATH,

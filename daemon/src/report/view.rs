@@ -195,6 +195,9 @@ pub struct AttemptView {
     pub node: String,
     /// When it was assigned.
     pub started_at: u64,
+    /// When its node started the worker (absent until then).
+    #[serde(default)]
+    pub launched_at: Option<u64>,
     /// When it ended.
     pub ended_at: Option<u64>,
     /// Tokens reserved for it.
@@ -361,7 +364,7 @@ fn attempt_view(attempt: &Attempt) -> AttemptView {
     let (end, end_reason) = match &attempt.end {
         None => (None, None),
         Some(end) => {
-            let (kind, reason) = describe_end(end);
+            let (kind, reason) = end.describe();
             (Some(kind.to_string()), reason)
         }
     };
@@ -369,6 +372,7 @@ fn attempt_view(attempt: &Attempt) -> AttemptView {
         number: attempt.number,
         node: attempt.node.clone(),
         started_at: attempt.started_at.0,
+        launched_at: attempt.launched_at.map(|t| t.0),
         ended_at: attempt.ended_at.map(|t| t.0),
         reserved: attempt.reserved,
         tokens_used: attempt.tokens_used,
@@ -376,17 +380,6 @@ fn attempt_view(attempt: &Attempt) -> AttemptView {
         message: attempt.message.clone(),
         end,
         end_reason,
-    }
-}
-
-/// The name of an attempt's end and its reason, if it has one.
-pub fn describe_end(end: &AttemptEnd) -> (&'static str, Option<String>) {
-    match end {
-        AttemptEnd::Completed => ("completed", None),
-        AttemptEnd::Failed(error) => ("failed", Some(error.clone())),
-        AttemptEnd::TimedOut => ("timed_out", None),
-        AttemptEnd::BudgetExceeded => ("budget_exceeded", None),
-        AttemptEnd::Fenced(why) => ("fenced", Some(why.clone())),
     }
 }
 

@@ -1,9 +1,8 @@
 //! `cortex run ...` and `cortex escalation ...`: the admin API's run routes
-//! as commands, with readable tables (or `--json`) and a polling `--watch`.
+//! as commands, with readable tables (or `--json`) and a live `--watch`
+//! (see `crate::watch`).
 
 mod render;
-
-use std::time::Duration;
 
 use anyhow::{bail, Context};
 use reqwest::{Method, StatusCode};
@@ -13,12 +12,7 @@ use crate::cli::{EscalationCommand, ResolveAction, RunCommand};
 use crate::client::{path_segment, ApiClient, ApiFailure, Body};
 use crate::report::escalation::EscalationView;
 use crate::report::view::{RunDetail, RunSummary};
-use render::{render_detail, render_escalations, render_list, render_progress};
-
-/// Pause between two polls of `--watch`.
-const POLL_EVERY: Duration = Duration::from_secs(1);
-/// Failed polls in a row after which `--watch` gives up.
-const MAX_POLL_FAILURES: u32 = 30;
+use render::{render_detail, render_escalations, render_list};
 
 /// Runs a `cortex run` command.
 pub async fn run(command: RunCommand) -> anyhow::Result<()> {
@@ -183,36 +177,10 @@ pub(crate) async fn submit(client: &ApiClient, text: String) -> anyhow::Result<S
     }
 }
 
-/// Polls the run every second, printing the progress view when it changes,
-/// until the run ends; then prints its Markdown report.
+/// Follows the run's event stream, drawing the live view, until the run
+/// ends; then prints its Markdown report (the executive summary).
 pub(crate) async fn follow(client: &ApiClient, id: &str) -> anyhow::Result<()> {
-    let mut last = String::new();
-    let mut failures = 0;
-    loop {
-        match client.send(Method::GET, &run_path(id, ""), None).await {
-            Ok(value) => {
-                failures = 0;
-                let detail = parse_detail(value)?;
-                let view = render_progress(&detail);
-                if view != last {
-                    println!("{view}");
-                    last = view;
-                }
-                if detail.status.is_terminal() {
-                    break;
-                }
-            }
-            Err(error) => {
-                failures += 1;
-                if failures >= MAX_POLL_FAILURES {
-                    return Err(error.context(format!("gave up following run {id}")));
-                }
-                eprintln!("cortex: {error:#} (retrying)");
-            }
-        }
-        tokio::time::sleep(POLL_EVERY).await;
-    }
-    println!();
+    crate::watch::follow(client, id).await?;
     print!("{}", markdown_report(client, id).await?);
     Ok(())
 }

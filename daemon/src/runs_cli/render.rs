@@ -1,4 +1,4 @@
-//! Tables and the compact `--watch` view of runs and escalations, as plain
+//! Tables of runs and escalations, as plain
 //! text from the API's views (no network; ages use this machine's clock).
 
 use std::fmt::Write as _;
@@ -8,64 +8,6 @@ use cortex_consensus::run::Resolution;
 use crate::report::escalation::EscalationView;
 use crate::report::markdown::human_duration;
 use crate::report::view::{wire_name, RunDetail, RunSummary};
-/// The compact `--watch` view: per master done/total and tokens, per node
-/// attempts by outcome.
-pub(super) fn render_progress(detail: &RunDetail) -> String {
-    let (counts, ledger) = (&detail.task_counts, &detail.ledger);
-    let mut out = format!(
-        "run {} {}: {}/{} tasks ended, tokens {} spent + {} reserved of {}\n",
-        detail.id,
-        wire_name(&detail.status),
-        counts.ended(),
-        counts.total,
-        ledger.spent,
-        ledger.reserved,
-        ledger.total
-    );
-    let rows = detail
-        .ledger
-        .masters
-        .iter()
-        .map(|(role, account)| {
-            let tasks = detail.tasks.iter().filter(|t| t.master == *role);
-            let (done, total) = tasks.fold((0, 0), |(d, n), t| {
-                (d + usize::from(t.state.is_terminal()), n + 1)
-            });
-            vec![
-                role.to_string(),
-                format!("{done}/{total}"),
-                format!("{}/{}", account.spent, account.allocation),
-            ]
-        })
-        .collect();
-    out += &table("  ", &["MASTER", "DONE", "TOKENS"], rows);
-    if !detail.nodes.is_empty() {
-        let rows = detail
-            .nodes
-            .iter()
-            .map(|(node, c)| {
-                let counts = [c.running, c.completed, c.failed, c.fenced];
-                let mut row = vec![node.clone()];
-                row.extend(counts.iter().map(usize::to_string));
-                row
-            })
-            .collect();
-        out += &table(
-            "  ",
-            &["NODE", "RUNNING", "COMPLETED", "FAILED", "FENCED"],
-            rows,
-        );
-    }
-    for e in detail.escalations.iter().filter(|e| e.open) {
-        let _ = writeln!(
-            out,
-            "  escalation {} is open: {} (cortex escalation resolve {} ...)",
-            e.id, e.summary, e.id
-        );
-    }
-    out
-}
-
 pub(super) fn render_list(runs: &[RunSummary]) -> String {
     if runs.is_empty() {
         return "no runs\n".to_string();
