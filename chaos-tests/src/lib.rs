@@ -15,6 +15,8 @@
 //!
 //! Every child process is SIGKILLed and reaped when its cluster is dropped, and
 //! the tail of every node's log is printed when that happens during a panic.
+//! Runs are submitted and followed with [`ProcessCluster::submit_run`] and
+//! [`ProcessCluster::wait_run`].
 //! [`RedisServer`] runs a real `redis-server` (killable, restartable on the
 //! same port) for the tests of the Redis fan-out.
 //!
@@ -34,7 +36,7 @@ mod wait;
 pub use api::{
     AdminClient, ApiError, ClusterStatus, Membership, NodeStatus, PutResponse, Readiness, Role,
 };
-pub use cluster::ProcessCluster;
+pub use cluster::{run_ended, ProcessCluster};
 pub use oracle::{Ack, AckedWrites};
 pub use process::DaemonProcess;
 pub use redis::RedisServer;

@@ -9,7 +9,6 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use cortex_chaos::ProcessCluster;
-use reqwest::Client;
 use serde_json::Value;
 
 /// Silence after which a node is lost, for voters and agents alike.
@@ -34,61 +33,6 @@ fn agent(cluster: &mut ProcessCluster, name: &str) {
     cluster
         .add_agent(name, &["--node-timeout-ms", NODE_TIMEOUT_MS])
         .expect("agent starts");
-}
-
-async fn get(client: &Client, cluster: &ProcessCluster, path: &str) -> Option<Value> {
-    for node in cluster.live_ids() {
-        let response = client
-            .get(format!("{}{path}", cluster.api_url(node)))
-            .bearer_auth(cluster.token())
-            .send()
-            .await;
-        if let Ok(response) = response {
-            if response.status().is_success() {
-                return response.json().await.ok();
-            }
-        }
-    }
-    None
-}
-
-async fn submit(client: &Client, cluster: &ProcessCluster, plan: &str) -> String {
-    let response = client
-        .post(format!("{}/v1/runs", cluster.api_url(1)))
-        .bearer_auth(cluster.token())
-        .body(plan.to_string())
-        .send()
-        .await
-        .expect("submit");
-    let status = response.status();
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(status, 201, "{body}");
-    body["id"].as_str().unwrap().to_string()
-}
-
-/// Polls run `id` until `check` says yes.
-async fn wait_run(
-    client: &Client,
-    cluster: &ProcessCluster,
-    id: &str,
-    what: &str,
-    timeout: Duration,
-    check: impl Fn(&Value) -> bool,
-) -> Value {
-    let start = Instant::now();
-    loop {
-        if let Some(run) = get(client, cluster, &format!("/v1/runs/{id}")).await {
-            if check(&run) {
-                return run;
-            }
-            assert!(
-                start.elapsed() < timeout,
-                "{what}: not within {timeout:?}; run is {run:#}"
-            );
-        }
-        assert!(start.elapsed() < timeout, "{what}: run {id} unreadable");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 fn task<'a>(run: &'a Value, id: &str) -> &'a Value {
@@ -138,23 +82,22 @@ spec:
 async fn killed_agent_is_fenced_and_its_task_resumes_on_another_agent() {
     let mut cluster = start().await;
     agent(&mut cluster, "agent-a");
-    let client = Client::new();
-    let id = submit(&client, &cluster, PLAN).await;
+    let id = cluster.submit_run(1, PLAN).await.expect("submit");
 
     // The pinned task ran where it was pinned, through the agent.
-    let run = wait_run(
-        &client,
-        &cluster,
-        &id,
-        "long starts on agent-a",
-        Duration::from_secs(60),
-        |run| {
-            attempts(run, "long")
-                .first()
-                .is_some_and(|a| a["progress"].as_u64() >= Some(30))
-        },
-    )
-    .await;
+    let run = cluster
+        .wait_run(
+            &id,
+            "long starts on agent-a",
+            Duration::from_secs(60),
+            |run| {
+                attempts(run, "long")
+                    .first()
+                    .is_some_and(|a| a["progress"].as_u64() >= Some(30))
+            },
+        )
+        .await
+        .unwrap();
     assert_eq!(task(&run, "pinned")["state"], "completed");
     assert_eq!(attempts(&run, "pinned")[0]["node"], "agent-a");
     assert_eq!(
@@ -168,15 +111,15 @@ async fn killed_agent_is_fenced_and_its_task_resumes_on_another_agent() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     cluster.kill_agent("agent-a").expect("kill");
     let killed = Instant::now();
-    let run = wait_run(
-        &client,
-        &cluster,
-        &id,
-        "attempt 2 on agent-b",
-        Duration::from_secs(30),
-        |run| attempts(run, "long").len() >= 2,
-    )
-    .await;
+    let run = cluster
+        .wait_run(
+            &id,
+            "attempt 2 on agent-b",
+            Duration::from_secs(30),
+            |run| attempts(run, "long").len() >= 2,
+        )
+        .await
+        .unwrap();
     let reassigned = killed.elapsed();
     eprintln!("node loss to reassignment: {reassigned:?} (node timeout {NODE_TIMEOUT_MS} ms)");
     let first = &attempts(&run, "long")[0];
@@ -187,15 +130,12 @@ async fn killed_agent_is_fenced_and_its_task_resumes_on_another_agent() {
     );
     assert_eq!(attempts(&run, "long")[1]["node"], "agent-b");
 
-    let run = wait_run(
-        &client,
-        &cluster,
-        &id,
-        "run completes",
-        Duration::from_secs(60),
-        |run| run["status"] == "completed",
-    )
-    .await;
+    let run = cluster
+        .wait_run(&id, "run completes", Duration::from_secs(60), |run| {
+            run["status"] == "completed"
+        })
+        .await
+        .unwrap();
     let long = task(&run, "long");
     // Attempt 2 resumed from attempt 1's checkpoint, so it did fewer steps.
     let result: Value = serde_json::from_str(long["result"].as_str().unwrap()).unwrap();
@@ -213,9 +153,7 @@ async fn killed_agent_is_fenced_and_its_task_resumes_on_another_agent() {
     // (its attempt was fenced).
     cluster.restart_agent("agent-a").expect("restart");
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let run = get(&client, &cluster, &format!("/v1/runs/{id}"))
-        .await
-        .unwrap();
+    let run = cluster.get_json(&format!("/v1/runs/{id}")).await.unwrap();
     assert_eq!(attempts(&run, "long").len(), 2, "no duplicate start");
     cluster.check_no_crash().expect("no daemon crashed");
 }
@@ -224,43 +162,34 @@ async fn killed_agent_is_fenced_and_its_task_resumes_on_another_agent() {
 async fn frozen_agent_comes_back_to_refused_reports_and_stops_its_worker() {
     let mut cluster = start().await;
     agent(&mut cluster, "agent-a");
-    let client = Client::new();
-    let id = submit(&client, &cluster, PLAN).await;
-    wait_run(
-        &client,
-        &cluster,
-        &id,
-        "long starts",
-        Duration::from_secs(60),
-        |run| {
+    let id = cluster.submit_run(1, PLAN).await.expect("submit");
+    cluster
+        .wait_run(&id, "long starts", Duration::from_secs(60), |run| {
             attempts(run, "long")
                 .first()
                 .is_some_and(|a| a["progress"].as_u64() >= Some(20))
-        },
-    )
-    .await;
+        })
+        .await
+        .unwrap();
     agent(&mut cluster, "agent-b");
     cluster.pause_agent("agent-a").expect("pause");
-    wait_run(
-        &client,
-        &cluster,
-        &id,
-        "attempt 2 on agent-b",
-        Duration::from_secs(30),
-        |run| attempts(run, "long").len() >= 2,
-    )
-    .await;
+    cluster
+        .wait_run(
+            &id,
+            "attempt 2 on agent-b",
+            Duration::from_secs(30),
+            |run| attempts(run, "long").len() >= 2,
+        )
+        .await
+        .unwrap();
     // agent-a wakes up believing attempt 1 is still its own.
     cluster.resume_agent("agent-a").expect("resume");
-    let run = wait_run(
-        &client,
-        &cluster,
-        &id,
-        "run completes",
-        Duration::from_secs(60),
-        |run| run["status"] == "completed",
-    )
-    .await;
+    let run = cluster
+        .wait_run(&id, "run completes", Duration::from_secs(60), |run| {
+            run["status"] == "completed"
+        })
+        .await
+        .unwrap();
     let first = &attempts(&run, "long")[0];
     assert_eq!(
         first["end"], "fenced",

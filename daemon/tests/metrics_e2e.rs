@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use cortex_chaos::ProcessCluster;
+use cortex_chaos::{run_ended, ProcessCluster};
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use reqwest::Client;
 use serde_json::Value;
@@ -51,7 +51,7 @@ spec:
 "#;
 
 /// Cluster-wide families, exported by the leader only.
-const CLUSTER_FAMILIES: [&str; 19] = [
+const CLUSTER_FAMILIES: [&str; 21] = [
     "cortex_master_tasks_active",
     "cortex_master_tasks_failed_total",
     "cortex_master_tokens_used_total",
@@ -71,6 +71,8 @@ const CLUSTER_FAMILIES: [&str; 19] = [
     "cortex_master_lease_epoch",
     "cortex_master_lease_held",
     "cortex_catalog_assets",
+    "cortex_catalog_findings",
+    "cortex_master_tasks",
 ];
 
 /// Families of every voter, about itself.
@@ -162,46 +164,6 @@ async fn scrape_until(
     }
 }
 
-async fn submit(client: &Client, cluster: &ProcessCluster) -> String {
-    let response = client
-        .post(format!("{}/v1/runs", cluster.api_url(1)))
-        .bearer_auth(cluster.token())
-        .body(PLAN)
-        .send()
-        .await
-        .expect("submit");
-    let status = response.status();
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(status, 201, "{body}");
-    body["id"].as_str().unwrap().to_string()
-}
-
-async fn wait_run_ended(client: &Client, cluster: &ProcessCluster, id: &str) -> Value {
-    let start = Instant::now();
-    loop {
-        let run: Value = client
-            .get(format!("{}/v1/runs/{id}", cluster.api_url(1)))
-            .bearer_auth(cluster.token())
-            .send()
-            .await
-            .expect("show run")
-            .json()
-            .await
-            .unwrap();
-        if matches!(
-            run["status"].as_str(),
-            Some("completed" | "failed" | "cancelled")
-        ) {
-            return run;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "run did not end: {run:#}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// The agent's probe address, from its "agent started" log line (the
 /// cluster chose the port).
 async fn agent_url(cluster: &ProcessCluster, name: &str) -> String {
@@ -235,8 +197,11 @@ async fn leader_follower_and_agent_each_export_their_series() {
     let client = Client::new();
     let agent = agent_url(&cluster, "agent-a").await;
 
-    let id = submit(&client, &cluster).await;
-    let run = wait_run_ended(&client, &cluster, &id).await;
+    let id = cluster.submit_run(1, PLAN).await.expect("submit");
+    let run = cluster
+        .wait_run(&id, "the run ends", Duration::from_secs(30), run_ended)
+        .await
+        .unwrap();
     assert_eq!(run["status"], "failed", "{run:#}");
 
     // What each daemon answered, for the check of `deploy/` at the end.

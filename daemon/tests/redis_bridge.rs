@@ -137,49 +137,8 @@ impl Drop for Watcher {
     }
 }
 
-async fn submit(client: &Client, cluster: &ProcessCluster, plan: &str) -> String {
-    let response = client
-        .post(format!("{}/v1/runs", cluster.api_url(1)))
-        .bearer_auth(cluster.token())
-        .body(plan.to_string())
-        .send()
-        .await
-        .expect("submit");
-    let status = response.status();
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(status, 201, "{body}");
-    body["id"].as_str().unwrap().to_string()
-}
-
-/// Polls run `id` on any voter until `check` says yes.
-async fn wait_run(
-    client: &Client,
-    cluster: &ProcessCluster,
-    id: &str,
-    what: &str,
-    check: impl Fn(&Value) -> bool,
-) -> Value {
-    let timeout = Duration::from_secs(30);
-    let start = Instant::now();
-    loop {
-        for node in cluster.live_ids() {
-            let response = client
-                .get(format!("{}/v1/runs/{id}", cluster.api_url(node)))
-                .bearer_auth(cluster.token())
-                .send()
-                .await;
-            if let Ok(response) = response {
-                if let Ok(run) = response.json::<Value>().await {
-                    if check(&run) {
-                        return run;
-                    }
-                }
-            }
-        }
-        assert!(start.elapsed() < timeout, "{what}: not within {timeout:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+/// How long a run may take to reach what a test waits for.
+const WAIT: Duration = Duration::from_secs(30);
 
 /// The value of `series` in node `id`'s `/metrics`.
 async fn metric(client: &Client, cluster: &ProcessCluster, id: u64, series: &str) -> f64 {
@@ -248,7 +207,7 @@ async fn events_fan_out_through_redis_and_survive_its_restart() {
     // Phase 1: Redis up. Replicated events from the leader, live activity
     // from the agent, and that activity on a voter's own event stream.
     let watcher = Watcher::subscribe(&redis).await;
-    let run1 = submit(&client, &cluster, SLOW_PLAN).await;
+    let run1 = cluster.submit_run(1, SLOW_PLAN).await.expect("submit");
     let follower = cluster.ids().into_iter().find(|id| *id != leader).unwrap();
     let stream = tokio::spawn(stream_shows_activity(
         client.clone(),
@@ -285,29 +244,29 @@ async fn events_fan_out_through_redis_and_survive_its_restart() {
 
     // Phase 2: Redis killed mid-run. The run goes on.
     let before = progress(
-        &wait_run(&client, &cluster, &run1, "run 1 progresses", |r| {
-            progress(r) > 0
-        })
-        .await,
+        &cluster
+            .wait_run(&run1, "run 1 progresses", WAIT, |r| progress(r) > 0)
+            .await
+            .unwrap(),
     );
     redis.kill().expect("kill redis");
-    wait_run(
-        &client,
-        &cluster,
-        &run1,
-        "run 1 progresses without Redis",
-        |run| progress(run) >= before + 24,
-    )
-    .await;
+    cluster
+        .wait_run(&run1, "run 1 progresses without Redis", WAIT, |run| {
+            progress(run) >= before + 24
+        })
+        .await
+        .unwrap();
 
     // Phase 3: Redis back on the same port. The run completes, a second
     // run's events are published again, garbage is shrugged off.
     redis.restart().expect("restart redis");
     let watcher = Watcher::subscribe(&redis).await;
-    wait_run(&client, &cluster, &run1, "run 1 completes", |run| {
-        run["status"] == "completed"
-    })
-    .await;
+    cluster
+        .wait_run(&run1, "run 1 completes", WAIT, |run| {
+            run["status"] == "completed"
+        })
+        .await
+        .unwrap();
     let raw = redis::Client::open(url.as_str()).unwrap();
     let mut raw = raw.get_multiplexed_async_connection().await.unwrap();
     for channel in CHANNELS {
@@ -318,11 +277,13 @@ async fn events_fan_out_through_redis_and_survive_its_restart() {
             .await
             .unwrap();
     }
-    let run2 = submit(&client, &cluster, QUICK_PLAN).await;
-    wait_run(&client, &cluster, &run2, "run 2 completes", |run| {
-        run["status"] == "completed"
-    })
-    .await;
+    let run2 = cluster.submit_run(1, QUICK_PLAN).await.expect("submit");
+    cluster
+        .wait_run(&run2, "run 2 completes", WAIT, |run| {
+            run["status"] == "completed"
+        })
+        .await
+        .unwrap();
     watcher
         .wait_for("cortex:events:system", "run.submitted", &run2, within)
         .await;
@@ -362,15 +323,13 @@ async fn a_daemon_starts_and_works_while_redis_is_unreachable() {
         .await
         .expect("ready without Redis");
     let client = Client::new();
-    let run = submit(&client, &cluster, QUICK_PLAN).await;
-    wait_run(
-        &client,
-        &cluster,
-        &run,
-        "run completes without Redis",
-        |run| run["status"] == "completed",
-    )
-    .await;
+    let run = cluster.submit_run(1, QUICK_PLAN).await.expect("submit");
+    cluster
+        .wait_run(&run, "run completes without Redis", WAIT, |run| {
+            run["status"] == "completed"
+        })
+        .await
+        .unwrap();
     assert_eq!(
         metric(&client, &cluster, 1, "cortex_redis_connected").await,
         0.0

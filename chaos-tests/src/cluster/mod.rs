@@ -320,6 +320,9 @@ fn random_token() -> anyhow::Result<String> {
 }
 
 mod agents;
+mod runs;
 #[cfg(test)]
 mod tests;
 mod waits;
+
+pub use runs::run_ended;

@@ -1,62 +1,21 @@
-//! The census on a state built by applying commands, its rendering, and
-//! the whole contract of names on a real (one-voter) leader.
+//! The census on a state built by applying commands, and its rendering.
+//! (Every family of the contract on real daemons: `tests/metrics_e2e.rs`.)
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use axum::http::header::ACCEPT;
 use axum::http::HeaderMap;
-use cortex_agent::metrics::WorkerMetrics;
 use cortex_consensus::catalog::{AssetInput, CatalogCommand};
-use cortex_consensus::node::{Node, NodeOptions, Tuning};
 use cortex_consensus::plan::{self, ExecutorSpec, MasterRole, TaskId, WorkerType};
 use cortex_consensus::run::{AttemptReport, Handoff, RunId};
 use cortex_consensus::state::leases::Fence;
-use cortex_consensus::{ClusterTime, Command, NodeAddr, Request, RequestId, State};
+use cortex_consensus::{ClusterTime, Command, Request, RequestId, State};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{prometheus_text, DescriptorEncoder};
 use prometheus_client::registry::Registry;
 
 use super::census::{Census, MasterCounts};
-use super::{wants_openmetrics, Metrics, VoterMetrics};
-
-/// Every family of the metric contract a voter exports, as the classic text
-/// format names it: the leader's cluster-wide ones, and each voter's own.
-const CLUSTER_FAMILIES: [&str; 21] = [
-    "cortex_master_tasks_active",
-    "cortex_master_tasks_failed_total",
-    "cortex_master_tokens_used_total",
-    "cortex_master_workers_spawned_total",
-    "cortex_worker_tokens_used_total",
-    "cortex_worker_attempts_total",
-    "cortex_worker_timeout_used_ratio",
-    "cortex_task_queue_depth",
-    "cortex_tokens_budget",
-    "cortex_tokens_used",
-    "cortex_tokens_reserved",
-    "cortex_runs",
-    "cortex_handoffs_total",
-    "cortex_escalations_total",
-    "cortex_escalations_open",
-    "cortex_nodes",
-    "cortex_master_lease_epoch",
-    "cortex_master_lease_held",
-    "cortex_catalog_assets",
-    "cortex_catalog_findings",
-    "cortex_master_tasks",
-];
-const NODE_FAMILIES: [&str; 10] = [
-    "cortex_raft_term",
-    "cortex_raft_is_leader",
-    "cortex_raft_commit_index",
-    "cortex_raft_applied_index",
-    "cortex_raft_leader_id",
-    "cortex_raft_apply_duration_seconds",
-    "cortex_catalog_api_latency_seconds",
-    "cortex_build_info",
-    "cortex_worker_duration_seconds",
-    "gen_ai_client_token_usage",
-];
+use super::{wants_openmetrics, Metrics};
 
 /// Applies commands at chosen cluster times, failing on any rejection.
 #[derive(Default)]
@@ -401,40 +360,4 @@ fn openmetrics_is_served_to_whoever_asks_for_it() {
     assert_eq!(content_type, "text/plain; version=0.0.4; charset=utf-8");
     let version = env!("CARGO_PKG_VERSION");
     assert!(body.contains(&format!(r#"cortex_build_info{{version="{version}"}} 1"#)));
-}
-
-/// A one-voter cluster leads at once, so its registry shows every family a
-/// voter can export; each is described even before it has a sample.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_leading_voter_describes_every_family_of_the_contract() {
-    let dir = tempfile::tempdir().unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let raft_addr = listener.local_addr().unwrap().to_string();
-    let options = NodeOptions {
-        id: 1,
-        peers: BTreeMap::from([(1, NodeAddr { raft_addr })]),
-        api_addr: String::new(),
-        data_dir: dir.path().join("n1"),
-        tuning: Tuning::default(),
-    };
-    let node = Node::start(options, listener).await.unwrap();
-    let handle = node.handle().clone();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while handle.raft().metrics().borrow().current_leader != Some(1) {
-        assert!(tokio::time::Instant::now() < deadline, "no leader");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let mut metrics = Metrics::default();
-    let _voter = VoterMetrics::register(metrics.registry(), &handle);
-    WorkerMetrics::default().register(metrics.registry());
-    let (_, text) = metrics.freeze().render(false).unwrap();
-    for name in CLUSTER_FAMILIES.iter().chain(&NODE_FAMILIES) {
-        assert!(
-            text.contains(&format!("# TYPE {name} ")),
-            "{name} is not described in\n{text}"
-        );
-    }
-    assert!(text.contains("cortex_raft_is_leader 1"), "{text}");
-    assert!(text.contains("cortex_raft_leader_id 1"), "{text}");
-    node.shutdown().await;
 }
