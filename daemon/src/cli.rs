@@ -44,6 +44,12 @@ pub enum Command {
     /// Search the asset catalog, show an asset, follow its lineage.
     #[command(subcommand)]
     Catalog(crate::catalog_cli::CatalogCommand),
+    /// Audit Kubernetes manifests (files or directories) with the
+    /// security-audit rules; exit status 1 on findings at or above --fail-on.
+    Audit(crate::audit_cli::AuditArgs),
+    /// Create a data directory owned by UID:GID (the Helm chart's voter
+    /// init container runs this).
+    PrepareDir(crate::prepare_dir::PrepareDirArgs),
 }
 
 /// `cortex bench ...`
@@ -115,6 +121,20 @@ pub struct DaemonArgs {
     /// separated. Voters only.
     #[arg(long, env = "CORTEX_PEERS")]
     pub peers: Option<String>,
+    /// The voters by node name instead of ids and addresses (what the Helm
+    /// chart passes): NAME[=HOST],... in id order (the first is id 1), each
+    /// reached at HOST (default: the name) on --raft-port. A voter finds its
+    /// id by its --node-name; an agent uses the list as --voters.
+    #[arg(long, env = "CORTEX_VOTER_NODES", conflicts_with_all = ["peers", "voters", "node_id"])]
+    pub voter_nodes: Option<String>,
+    /// The voters' Raft/gRPC port, with --voter-nodes (a voter listens on it).
+    #[arg(
+        long,
+        env = "CORTEX_RAFT_PORT",
+        default_value_t = 7710,
+        requires = "voter_nodes"
+    )]
+    pub raft_port: u16,
     /// Directory for the Raft log, snapshots and the generated admin token.
     #[arg(long, env = "CORTEX_DATA_DIR", default_value = "/var/lib/cortex")]
     pub data_dir: PathBuf,

@@ -64,6 +64,12 @@ pub enum ConfigError {
     /// This node is not in --peers.
     #[error("--peers must include this node (--node-id {0})")]
     SelfNotInPeers(NodeId),
+    /// A voter's --node-name is not one of --voter-nodes.
+    #[error("node {0:?} is not in --voter-nodes: run it with --role agent")]
+    NotAVoterNode(String),
+    /// --voter-nodes does not parse.
+    #[error("--voter-nodes: {0}")]
+    BadVoterNodes(String),
     /// A --labels entry does not parse.
     #[error("--labels: entry {0:?} is not KEY=VALUE")]
     BadLabel(String),
@@ -166,14 +172,17 @@ impl AgentConfig {
                 role,
             });
         }
-        let voters = args.voters.as_deref().ok_or(ConfigError::Missing {
-            flag: "--voters",
-            role,
-        })?;
-        let voters = parse_peers("--voters", voters)?
-            .into_values()
-            .map(|addr| addr.raft_addr)
-            .collect();
+        let voters = match &args.voter_nodes {
+            Some(nodes) => VoterNodes::parse(nodes, args.raft_port)?.peers,
+            None => {
+                let voters = args.voters.as_deref().ok_or(ConfigError::Missing {
+                    flag: "--voters or --voter-nodes",
+                    role,
+                })?;
+                parse_peers("--voters", voters)?
+            }
+        };
+        let voters = voters.into_values().map(|addr| addr.raft_addr).collect();
         let node_name = match &args.node_name {
             Some(name) => name.clone(),
             None => host_name()?,
@@ -191,26 +200,43 @@ impl VoterConfig {
     /// Validates `args` of a voter; creates the data directory if missing.
     pub fn from_args(args: &DaemonArgs) -> Result<Self, ConfigError> {
         let role = "voter";
-        let node_id = args.node_id.ok_or(ConfigError::Missing {
-            flag: "--node-id",
-            role,
-        })?;
-        if node_id == 0 {
-            return Err(ConfigError::ZeroNodeId);
-        }
         if args.voters.is_some() {
             return Err(ConfigError::NotForRole {
                 flag: "--voters (use --peers)",
                 role,
             });
         }
-        let listen = socket_addr("--listen", &args.listen)?;
+        let mut listen = socket_addr("--listen", &args.listen)?;
         let api_addr = socket_addr("--api-addr", &args.api_addr)?;
-        let peers = args.peers.as_deref().ok_or(ConfigError::Missing {
-            flag: "--peers",
-            role,
-        })?;
-        let peers = parse_peers("--peers", peers)?;
+        let (node_id, peers) = match &args.voter_nodes {
+            Some(nodes) => {
+                let nodes = VoterNodes::parse(nodes, args.raft_port)?;
+                let name = args.node_name.as_deref().ok_or(ConfigError::Missing {
+                    flag: "--node-name (with --voter-nodes)",
+                    role,
+                })?;
+                let id = *nodes
+                    .ids
+                    .get(name)
+                    .ok_or_else(|| ConfigError::NotAVoterNode(name.to_string()))?;
+                listen.set_port(args.raft_port);
+                (id, nodes.peers)
+            }
+            None => {
+                let node_id = args.node_id.ok_or(ConfigError::Missing {
+                    flag: "--node-id",
+                    role,
+                })?;
+                let peers = args.peers.as_deref().ok_or(ConfigError::Missing {
+                    flag: "--peers",
+                    role,
+                })?;
+                (node_id, parse_peers("--peers", peers)?)
+            }
+        };
+        if node_id == 0 {
+            return Err(ConfigError::ZeroNodeId);
+        }
         if !peers.contains_key(&node_id) {
             return Err(ConfigError::SelfNotInPeers(node_id));
         }
@@ -359,6 +385,50 @@ pub fn parse_peers(
     Ok(peers)
 }
 
+/// `--voter-nodes`: the voters by node name, ids by position from 1.
+struct VoterNodes {
+    ids: BTreeMap<String, NodeId>,
+    peers: BTreeMap<NodeId, NodeAddr>,
+}
+
+impl VoterNodes {
+    fn parse(value: &str, raft_port: u16) -> Result<VoterNodes, ConfigError> {
+        let bad = ConfigError::BadVoterNodes;
+        if raft_port == 0 {
+            return Err(bad("--raft-port must be 1-65535".into()));
+        }
+        let mut nodes = VoterNodes {
+            ids: BTreeMap::new(),
+            peers: BTreeMap::new(),
+        };
+        for (i, entry) in value.split(',').map(str::trim).enumerate() {
+            let (name, host) = match entry.split_once('=') {
+                Some((name, host)) => (name.trim(), host.trim()),
+                None => (entry, entry),
+            };
+            let valid = |s: &str| {
+                !s.is_empty()
+                    && s.len() <= 253
+                    && s.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+            };
+            if !valid(name) || !valid(host) {
+                return Err(bad(format!(
+                    "entry {} ({entry:?}) is not NAME or NAME=HOST",
+                    i + 1
+                )));
+            }
+            let id = i as NodeId + 1;
+            if nodes.ids.insert(name.to_string(), id).is_some() {
+                return Err(bad(format!("node {name:?} appears more than once")));
+            }
+            let raft_addr = format!("{host}:{raft_port}");
+            nodes.peers.insert(id, NodeAddr { raft_addr });
+        }
+        Ok(nodes)
+    }
+}
+
 fn ensure_writable_dir(path: &std::path::Path) -> Result<(), ConfigError> {
     let fail = |e: std::io::Error| ConfigError::DataDir {
         path: path.to_path_buf(),
@@ -406,5 +476,86 @@ mod tests {
             parse_peers("--peers", "1=a:1,1=b:2"),
             Err(ConfigError::DuplicatePeer("--peers", 1))
         ));
+    }
+
+    fn daemon_args(args: &[&str]) -> Result<DaemonArgs, clap::Error> {
+        use clap::Parser;
+        let argv = ["cortex", "daemon"].iter().chain(args);
+        match crate::cli::Cli::try_parse_from(argv)?.command {
+            crate::cli::Command::Daemon(args) => Ok(args),
+            _ => unreachable!("parsed as daemon"),
+        }
+    }
+
+    #[test]
+    fn voters_named_by_node_find_their_id_and_peers() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().to_str().unwrap();
+        let nodes = "k3s-master01, k3s-master02=10.0.0.12,k3s-master03";
+        let args = daemon_args(&[
+            "--voter-nodes",
+            nodes,
+            "--node-name",
+            "k3s-master02",
+            "--raft-port",
+            "7800",
+            "--data-dir",
+            data,
+        ])
+        .unwrap();
+        let voter = VoterConfig::from_args(&args).unwrap();
+        assert_eq!(voter.node_id, 2);
+        assert_eq!(voter.listen.port(), 7800);
+        let peers: Vec<&str> = voter.peers.values().map(|p| p.raft_addr.as_str()).collect();
+        assert_eq!(
+            peers,
+            ["k3s-master01:7800", "10.0.0.12:7800", "k3s-master03:7800"]
+        );
+
+        let args = daemon_args(&[
+            "--role",
+            "agent",
+            "--voter-nodes",
+            nodes,
+            "--node-name",
+            "k3s-worker01",
+        ])
+        .unwrap();
+        let agent = AgentConfig::from_args(&args).unwrap();
+        assert_eq!(agent.voters[0], "k3s-master01:7710");
+        assert_eq!(agent.runtime.node_name, "k3s-worker01");
+
+        let args = daemon_args(&[
+            "--voter-nodes",
+            nodes,
+            "--node-name",
+            "k3s-worker01",
+            "--data-dir",
+            data,
+        ])
+        .unwrap();
+        assert!(matches!(
+            VoterConfig::from_args(&args),
+            Err(ConfigError::NotAVoterNode(name)) if name == "k3s-worker01"
+        ));
+    }
+
+    #[test]
+    fn bad_voter_node_lists_are_refused_with_the_reason() {
+        for (input, reason) in [
+            ("a,,b", "entry 2"),
+            ("a,a", "appears more than once"),
+            ("a b", "entry 1"),
+            ("a=", "entry 1"),
+        ] {
+            let error = VoterNodes::parse(input, 7710).err().unwrap().to_string();
+            assert!(error.contains(reason), "{input:?}: {error}");
+        }
+        // --voter-nodes replaces the id-based flags; mixing them is a mistake.
+        assert!(daemon_args(&["--voter-nodes", "a", "--peers", "1=a:1"]).is_err());
+        assert!(
+            daemon_args(&["--raft-port", "7800"]).is_err(),
+            "needs --voter-nodes"
+        );
     }
 }

@@ -4,6 +4,7 @@
 //! linkerd2-proxy does, so an orchestrator can tell a typo from a crash).
 
 mod api;
+mod audit_cli;
 mod auth;
 mod bench;
 mod catalog_cli;
@@ -15,6 +16,7 @@ mod events;
 mod graphql;
 mod logging;
 mod metrics;
+mod prepare_dir;
 mod report;
 mod runs_cli;
 mod server;
@@ -51,6 +53,8 @@ async fn main() -> ExitCode {
         Command::Catalog(command) => catalog_cli::run(command).await,
         Command::Run(command) => runs_cli::run(command).await,
         Command::Escalation(command) => runs_cli::escalation(command).await,
+        Command::Audit(args) => audit_cli::run(args).await,
+        Command::PrepareDir(args) => prepare_dir::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

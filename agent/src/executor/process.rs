@@ -81,6 +81,14 @@ fn spawn(spec: &ProcessSpec, context: &Context) -> std::io::Result<Child> {
         .split_first()
         .ok_or_else(|| std::io::Error::other("empty command"))?;
     let mut command = Command::new(program);
+    // The daemon's own settings (`CORTEX_*`: its admin token, the Redis URL
+    // with its password, ...) are not the worker's business; it gets its
+    // own `CORTEX_*` variables below.
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("CORTEX_") {
+            command.env_remove(name);
+        }
+    }
     command
         .args(args)
         .envs(&spec.env)

@@ -5,8 +5,19 @@
 //! object (and container, env var or key where that matters); it becomes an
 //! asset of type `finding`, `findingOf` the object's asset, with an id that
 //! stays the same across runs: `finding/<rule>/<object id>[#<detail>]`.
+//!
+//! An object may accept a rule's findings on purpose with the annotation
+//! `audit.cortex.dev/accept-<RULE-ID>: "<reason>"` (like kube-score's or
+//! Polaris's exemptions): its findings are still reported, with the reason,
+//! but tagged `accepted` and healthy, and gates (`cortex audit --fail-on`)
+//! do not count them. A waiver without a reason is no waiver.
 
 use serde_json::{json, Value};
+
+/// Prefix of the annotation that accepts a rule's findings on an object.
+pub const ACCEPT_ANNOTATION: &str = "audit.cortex.dev/accept-";
+/// Longest reason kept.
+const MAX_REASON: usize = 256;
 
 use crate::builtin::kube::asset::{cluster_scoped, make_id, object_id, Asset, Health};
 use crate::builtin::kube::pods::text;
@@ -112,7 +123,21 @@ impl<'a> Subject<'a> {
             detail: None,
             message: message.into(),
             source: self.source.to_string(),
+            accepted: self.acceptance(rule),
         }
+    }
+
+    /// The reason the object gives for accepting `rule`'s findings, if any.
+    fn acceptance(&self, rule: &Rule) -> Option<String> {
+        let annotations = self.object.pointer("/metadata/annotations")?;
+        let reason = annotations
+            .get(format!("{ACCEPT_ANNOTATION}{}", rule.id))?
+            .as_str()?
+            .trim();
+        if reason.is_empty() {
+            return None;
+        }
+        Some(reason.chars().take(MAX_REASON).collect())
     }
 }
 
@@ -137,6 +162,8 @@ pub struct Finding {
     pub message: String,
     /// The manifest file, or `cluster`.
     pub source: String,
+    /// Why the object accepts this finding (its waiver annotation), if it does.
+    pub accepted: Option<String>,
 }
 
 impl Finding {
@@ -188,6 +215,9 @@ impl Finding {
             rule.severity.as_str().to_string(),
             rule.family.to_string(),
         ];
+        if self.accepted.is_some() {
+            asset.tags.push("accepted".to_string());
+        }
         asset.set("rule", rule.id);
         asset.set("title", rule.title);
         asset.set("severity", rule.severity.as_str());
@@ -199,7 +229,12 @@ impl Finding {
         asset.set("message", self.message.as_str());
         asset.set("remediation", rule.remediation);
         asset.set("source", self.source.as_str());
-        asset.health = Some(Health::new(rule.severity.health(), self.message.as_str()));
+        asset.set("accepted", self.accepted.as_deref());
+        let health = match self.accepted {
+            Some(_) => "healthy",
+            None => rule.severity.health(),
+        };
+        asset.health = Some(Health::new(health, self.message.as_str()));
         asset.relate("findingOf", self.object_id.clone());
         asset
     }

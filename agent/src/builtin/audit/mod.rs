@@ -119,10 +119,15 @@ pub async fn run(
     let mut by_severity: BTreeMap<&str, u64> =
         ["critical", "high", "medium", "low"].map(|s| (s, 0)).into();
     let mut by_rule: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut accepted = 0;
     for finding in &findings {
-        *by_severity
-            .entry(finding.rule.severity.as_str())
-            .or_default() += 1;
+        if finding.accepted.is_some() {
+            accepted += 1;
+        } else {
+            *by_severity
+                .entry(finding.rule.severity.as_str())
+                .or_default() += 1;
+        }
         *by_rule.entry(finding.rule.id).or_default() += 1;
         events.send(finding.asset().line());
     }
@@ -133,6 +138,7 @@ pub async fn run(
     let result = json!({
         "objects": objects.len(),
         "findings": findings.len(),
+        "accepted": accepted,
         "bySeverity": by_severity,
         "byRule": by_rule,
     });

@@ -214,3 +214,61 @@ fn objects_without_a_namespace_are_in_default() {
         "finding/PSS-HOST-NAMESPACES/k8s/default/Pod/bare"
     );
 }
+
+#[test]
+fn an_annotation_with_a_reason_accepts_a_rules_findings_on_its_object() {
+    let daemonset = |annotations: &str| {
+        format!(
+            r#"
+apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: voter
+  namespace: cortex
+  annotations: {annotations}
+spec:
+  template:
+    spec:
+      volumes: [{{ name: data, hostPath: {{ path: /var/lib/cortex }} }}]
+      containers: [{{ name: cortex, image: cortex }}]
+"#
+        )
+    };
+    let findings = |yaml: &str| {
+        let objects: Vec<Manifest> = parse(yaml)
+            .unwrap()
+            .into_iter()
+            .map(|object| Manifest {
+                object,
+                source: "test".into(),
+            })
+            .collect();
+        audit(&objects)
+    };
+    let reason = "Raft data must survive pod restarts";
+    let waived = findings(&daemonset(&format!(
+        r#"{{ "audit.cortex.dev/accept-PSS-HOST-PATH": "{reason}" }}"#
+    )));
+    let host_path = waived
+        .iter()
+        .find(|f| f.rule.id == "PSS-HOST-PATH")
+        .expect("still reported");
+    assert_eq!(host_path.accepted.as_deref(), Some(reason));
+    let asset = serde_json::to_value(host_path.asset()).unwrap();
+    assert!(asset.to_string().contains("accepted"), "{asset}");
+    // Other rules on the same object are not accepted by it.
+    assert!(waived
+        .iter()
+        .filter(|f| f.rule.id != "PSS-HOST-PATH")
+        .all(|f| f.accepted.is_none()));
+    // No reason, no waiver; and the annotation names one rule only.
+    for annotations in [
+        r#"{ "audit.cortex.dev/accept-PSS-HOST-PATH": "  " }"#,
+        r#"{ "audit.cortex.dev/accept-PSS-PRIVILEGED": "because" }"#,
+        "{}",
+    ] {
+        let found = findings(&daemonset(annotations));
+        let host_path = found.iter().find(|f| f.rule.id == "PSS-HOST-PATH").unwrap();
+        assert!(host_path.accepted.is_none(), "{annotations}");
+    }
+}

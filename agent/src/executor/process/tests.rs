@@ -150,3 +150,19 @@ async fn endless_line_is_cut_not_buffered_forever() {
     }));
     assert!(lines.contains(&Line::Log("after".into())));
 }
+
+#[tokio::test]
+async fn the_daemons_own_settings_do_not_reach_the_worker() {
+    // This test binary's process is the "daemon" here (nextest runs each
+    // test in its own process, so setting the variable races nothing).
+    std::env::set_var("CORTEX_REDIS_URL", "redis://:hunter2@redis:6379");
+    let (result, lines) = run_spec(spec(
+        "echo \"redis=${CORTEX_REDIS_URL:-absent} run=$CORTEX_RUN_ID greeting=$GREETING\"",
+    ))
+    .await;
+    assert_eq!(result, Ok(()));
+    assert!(
+        lines.contains(&Line::Log("redis=absent run=r1 greeting=hi".into())),
+        "{lines:?}"
+    );
+}
