@@ -1,5 +1,5 @@
 # Every CI step is a local recipe too; .ci/run calls `make test`.
-.PHONY: dev test lint build
+.PHONY: dev test lint build chart image image-smoke
 
 # Build cortex, start the three-voter dev cluster and run the seed plan on it (Ctrl-C to stop).
 dev:
@@ -16,3 +16,16 @@ lint:
 
 build:
 	cargo build --workspace --locked
+
+# The local image cortex:local, built without pulling anything (docs/image.md).
+# `make image TAG=x` names it cortex:x.
+image:
+	bash scripts/build-image.sh $(TAG)
+
+# The same, then three voters from it in containers (not part of `make test`).
+image-smoke:
+	bash scripts/build-image.sh --smoke $(TAG)
+
+# The Helm chart: render, lint, validate, audit, smoke (what daemon/tests/chart.rs runs).
+chart:
+	bash scripts/check-chart.sh

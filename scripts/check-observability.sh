@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Checks the monitoring files in deploy/ with Prometheus's own promtool:
+# Checks the monitoring files the Helm chart ships (chart/files/) with
+# Prometheus's own promtool:
 #   1. the alert rules parse (PromQL and annotation templates);
 #   2. their unit tests pass: every alert fires on bad series and stays quiet
-#      on healthy ones (deploy/prometheus/cortex-alerts.test.yaml);
+#      on healthy ones (chart/files/prometheus/cortex-alerts.test.yaml);
 #   3. every Grafana panel query is valid PromQL: each target's expr becomes
 #      a recording rule (Grafana variables replaced by concrete values) in a
 #      temporary rule file that promtool checks.
@@ -11,9 +12,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-RULES=deploy/prometheus/cortex-alerts.yaml
-RULE_TESTS=deploy/prometheus/cortex-alerts.test.yaml
-DASHBOARD=deploy/grafana/cortex-orchestration.json
+RULES=chart/files/prometheus/cortex-alerts.yaml
+RULE_TESTS=chart/files/prometheus/cortex-alerts.test.yaml
+DASHBOARD=chart/files/grafana/cortex-orchestration.json
 
 for tool in promtool python3; do
   if ! command -v "$tool" >/dev/null; then

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, clippy, then every test with nextest.
-# Installs what it needs (rustfmt, clippy, cargo-nextest, promtool, redis-server) when missing.
+# Installs what it needs (rustfmt, clippy, cargo-nextest, promtool, redis-server,
+# python3 venv support) when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,11 +31,29 @@ need() {
     exit 1
   fi
 }
-# promtool checks the Prometheus rules and Grafana queries in deploy/
+# promtool checks the Prometheus rules and Grafana queries in chart/files/
 # (daemon/tests/observability_files.rs fails under CI without it).
 need promtool prometheus
 # The Redis fan-out tests start their own server (daemon/tests/redis_bridge.rs).
 need redis-server redis-server
+# The chart check installs its tools (Helm SDK, kubernetes-validate) from PyPI
+# into a venv (scripts/check-chart.sh, run by daemon/tests/chart.rs): python3
+# must be able to make one (Debian splits that into python3.X-venv).
+need python3 python3
+if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+  need_venv="python3-venv python$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')-venv"
+  echo "== installing $need_venv"
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  # shellcheck disable=SC2086 # two package names
+  if ! { $sudo apt-get update -qq &&
+    $sudo env DEBIAN_FRONTEND=noninteractive \
+      apt-get install -y -qq --no-install-recommends $need_venv; } ||
+    ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+    echo "python3 cannot make a venv: apt-get install python3-venv, then rerun" >&2
+    exit 1
+  fi
+fi
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

@@ -4,7 +4,7 @@
 //! follower only its own Raft view, the agent what it ran; none asks for
 //! a token.
 //!
-//! The same scrapes then check the monitoring files of `deploy/`: every
+//! The same scrapes then check the monitoring files the chart ships (`chart/files/`): every
 //! metric an alert rule, a rule test or a dashboard panel reads must be
 //! declared (`# TYPE`) by one of the three, with the right kind
 //! (`support/deploy_metrics.rs`). A metric renamed in the daemon fails here
@@ -95,7 +95,7 @@ const NODE_FAMILIES: [&str; 3] = [
 
 /// Event and Redis families of every node, registered whether the daemon
 /// has `--redis-url` or not (values 0 without Redis; this cluster has
-/// none), so the `deploy/` check below sees them in the scrapes.
+/// none), so the monitoring-files check below sees them in the scrapes.
 const EVENT_FAMILIES: [&str; 4] = [
     "cortex_events_dropped_total",
     "cortex_events_published_total",
@@ -106,7 +106,7 @@ const EVENT_FAMILIES: [&str; 4] = [
 /// Families only a daemon with `--redis-url` registers, so that "Redis is
 /// down" cannot fire where no Redis is configured
 /// (`EventMetrics::register`). This cluster has no Redis, so no scrape
-/// declares them, yet `deploy/` reads them: the check of `deploy/` takes
+/// declares them, yet the chart's monitoring files read them: their check takes
 /// them as exported from this list, the one exception it makes.
 /// `redis_bridge.rs` scrapes them from daemons with Redis; and the test
 /// fails if a daemon without Redis exports one, so the exception goes when
@@ -204,7 +204,7 @@ async fn leader_follower_and_agent_each_export_their_series() {
         .unwrap();
     assert_eq!(run["status"], "failed", "{run:#}");
 
-    // What each daemon answered, for the check of `deploy/` at the end.
+    // What each daemon answered, for the check of the monitoring files at the end.
     let mut scrapes: Vec<(&str, String)> = Vec::new();
 
     // The leader: every cluster-wide family, with the run's numbers.
@@ -340,7 +340,7 @@ async fn leader_follower_and_agent_each_export_their_series() {
     }
     scrapes.push(("agent", text));
 
-    // `deploy/` reads only what the three export between them (each
+    // The monitoring files read only what the three export between them (each
     // metric from the daemons that have it: the leader's cluster series,
     // every voter's Raft series, every node's worker and event series).
     let mut exported: BTreeMap<String, Kind> = BTreeMap::new();

@@ -1,4 +1,4 @@
-//! Checks the monitoring files the Helm chart ships (`deploy/`): the
+//! Checks the monitoring files the Helm chart ships (`chart/files/`): the
 //! Prometheus alert rules, their promtool unit tests and the Grafana
 //! dashboard.
 //!
@@ -176,7 +176,7 @@ mod extraction {
             .collect()
     }
 
-    /// A set of families holding exactly what `deploy/` reads, each of the
+    /// A set of families holding exactly what `chart/files/` reads, each of the
     /// kind its name suggests: what a daemon exporting it all would give.
     fn all_that_deploy_reads() -> BTreeMap<String, Kind> {
         let mut families = BTreeMap::new();

@@ -1,7 +1,7 @@
-//! Which metrics the monitoring files in `deploy/` read, and whether a
+//! Which metrics the monitoring files in `chart/files/` read, and whether a
 //! daemon exports them all: the contract between the daemon's `/metrics`
-//! and the alert rules (`deploy/prometheus/`) and the Grafana dashboard
-//! (`deploy/grafana/`).
+//! and the alert rules (`chart/files/prometheus/`) and the Grafana dashboard
+//! (`chart/files/grafana/`).
 //!
 //! Shared by two test binaries, each including this file with
 //! `#[path = "support/deploy_metrics.rs"] mod deploy_metrics;`:
@@ -20,11 +20,11 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 /// The alert rules.
-pub const RULES: &str = "deploy/prometheus/cortex-alerts.yaml";
+pub const RULES: &str = "chart/files/prometheus/cortex-alerts.yaml";
 /// The promtool unit tests of [`RULES`].
-pub const RULE_TESTS: &str = "deploy/prometheus/cortex-alerts.test.yaml";
+pub const RULE_TESTS: &str = "chart/files/prometheus/cortex-alerts.test.yaml";
 /// The Grafana dashboard.
-pub const DASHBOARD: &str = "deploy/grafana/cortex-orchestration.json";
+pub const DASHBOARD: &str = "chart/files/grafana/cortex-orchestration.json";
 
 /// Series Prometheus itself adds for every scrape target; no daemon
 /// exports them.
@@ -154,12 +154,12 @@ pub fn used_metrics() -> BTreeMap<String, BTreeSet<String>> {
     }
     assert!(
         uses.len() > 20,
-        "too few metrics found in deploy/; is the extraction broken? {uses:?}"
+        "too few metrics found in chart/files/; is the extraction broken? {uses:?}"
     );
     uses
 }
 
-/// Whether every metric `deploy/` reads is a series Prometheus will have
+/// Whether every metric `chart/files/` reads is a series Prometheus will have
 /// given the `exported` families (see [`exported_families`]); if not, one
 /// line per offending name, with why and where it is read.
 pub fn check_deploy_files(exported: &BTreeMap<String, Kind>) -> Result<(), String> {
@@ -174,7 +174,7 @@ pub fn check_deploy_files(exported: &BTreeMap<String, Kind>) -> Result<(), Strin
         Ok(())
     } else {
         Err(format!(
-            "metrics deploy/ reads that the daemon does not export:\n{}",
+            "metrics chart/files/ reads that the daemon does not export:\n{}",
             unknown.join("\n")
         ))
     }

@@ -1,0 +1,1 @@
+"""The checks of chart/ that scripts/check_chart.py runs (see its docstring)."""
