@@ -7,17 +7,21 @@ use super::audit;
 use super::manifest::{parse, Manifest};
 use super::secrets::{detect, looks_random, preview};
 
-/// The rule ids found on `objects` (as YAML), sorted, with duplicates.
-fn rules(yaml: &str) -> Vec<&'static str> {
-    let objects: Vec<Manifest> = parse(yaml)
+/// The objects of `yaml`, as if read from a manifest file.
+fn manifests(yaml: &str) -> Vec<Manifest> {
+    parse(yaml)
         .unwrap()
         .into_iter()
         .map(|object| Manifest {
             object,
             source: "test".into(),
         })
-        .collect();
-    let mut ids: Vec<&str> = audit(&objects).iter().map(|f| f.rule.id).collect();
+        .collect()
+}
+
+/// The rule ids found on `objects` (as YAML), sorted, with duplicates.
+fn rules(yaml: &str) -> Vec<&'static str> {
+    let mut ids: Vec<&str> = audit(&manifests(yaml)).iter().map(|f| f.rule.id).collect();
     ids.sort_unstable();
     ids
 }
@@ -234,17 +238,7 @@ spec:
 "#
         )
     };
-    let findings = |yaml: &str| {
-        let objects: Vec<Manifest> = parse(yaml)
-            .unwrap()
-            .into_iter()
-            .map(|object| Manifest {
-                object,
-                source: "test".into(),
-            })
-            .collect();
-        audit(&objects)
-    };
+    let findings = |yaml: &str| audit(&manifests(yaml));
     let reason = "Raft data must survive pod restarts";
     let waived = findings(&daemonset(&format!(
         r#"{{ "audit.cortex.dev/accept-PSS-HOST-PATH": "{reason}" }}"#
