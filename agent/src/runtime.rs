@@ -6,7 +6,7 @@ use tokio::task::JoinHandle;
 use cortex_consensus::remote::RemoteCluster;
 use cortex_consensus::ConsensusHandle;
 
-use crate::control::Control;
+use crate::control::{Assignments, Control};
 use crate::options::RuntimeOptions;
 use crate::telemetry::Telemetry;
 use crate::{executor, heartbeat, masters};
@@ -15,6 +15,21 @@ use crate::{executor, heartbeat, masters};
 pub struct NodeRuntime {
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    /// What the executor hears of its assignments (none when not executing).
+    assignments: Option<Assignments>,
+}
+
+/// Whether a node is in touch with the cluster: it has heard its
+/// assignments and not gone silent past the node timeout since.
+#[derive(Clone)]
+pub struct InTouch(Option<Assignments>);
+
+impl InTouch {
+    /// True while the node hears from the cluster (always, for a node that
+    /// does not execute: it follows nothing).
+    pub fn now(&self) -> bool {
+        self.0.as_ref().is_none_or(|a| a.borrow().is_some())
+    }
 }
 
 impl NodeRuntime {
@@ -51,12 +66,14 @@ impl NodeRuntime {
             options.clone(),
             stopped.clone(),
         ))];
+        let mut followed = None;
         if options.execute {
             let assignments = control.follow(
                 options.node_name.clone(),
                 options.node_timeout,
                 stopped.clone(),
             );
+            followed = Some(assignments.clone());
             tasks.push(tokio::spawn(executor::supervise(
                 control,
                 options.node_name.clone(),
@@ -65,7 +82,16 @@ impl NodeRuntime {
                 stopped,
             )));
         }
-        NodeRuntime { stop, tasks }
+        NodeRuntime {
+            stop,
+            tasks,
+            assignments: followed,
+        }
+    }
+
+    /// Whether this node is in touch with the cluster (an agent's readiness).
+    pub fn in_touch(&self) -> InTouch {
+        InTouch(self.assignments.clone())
     }
 
     /// Stops the loops (leases are released, running attempts stopped).

@@ -164,8 +164,8 @@ impl RunningAgent {
     }
 }
 
-/// Binds the probe listener (`/healthz`, `/metrics`) and starts the
-/// agent's runtime.
+/// Binds the probe listener (`/healthz`, `/readyz`, `/metrics`) and starts
+/// the agent's runtime.
 pub async fn start_agent(
     config: &AgentConfig,
     observability: &Observability,
@@ -184,8 +184,13 @@ pub async fn start_agent(
         metrics: worker_metrics,
     };
     let runtime = NodeRuntime::start_agent(voters, config.runtime.clone(), telemetry);
+    let in_touch = runtime.in_touch();
     let router = axum::Router::new()
         .route("/healthz", axum::routing::get(api::health::healthz))
+        .route(
+            "/readyz",
+            axum::routing::get(move || api::health::agent_readyz(in_touch.clone())),
+        )
         .merge(metrics.freeze().routes())
         .fallback(api::error::not_found);
     let probes = tokio::spawn(async move {

@@ -152,3 +152,42 @@ fn a_voter_not_in_voter_nodes_is_told_to_run_as_an_agent() {
     assert_eq!(code, Some(64), "{stderr}");
     assert!(stderr.contains("run it with --role agent"), "{stderr}");
 }
+
+#[test]
+fn an_agent_that_hears_no_voter_is_alive_but_not_ready() {
+    let port = cortex_chaos::ports::free_port().unwrap();
+    let nowhere = cortex_chaos::ports::free_port().unwrap();
+    let mut agent = Command::new(env!("CARGO_BIN_EXE_cortex"))
+        .args(["daemon", "--role", "agent", "--node-name", "lonely"])
+        .args(["--voters", &format!("1=127.0.0.1:{nowhere}")])
+        .args(["--api-addr", &format!("127.0.0.1:{port}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let probe = |path: &str| {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+        use std::io::{Read, Write};
+        write!(stream, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").ok()?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).ok()?;
+        Some(answer)
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let health = loop {
+        if let Some(answer) = probe("/healthz") {
+            break answer;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "agent never served /healthz"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let ready = probe("/readyz").unwrap();
+    let _ = agent.kill();
+    let _ = agent.wait();
+    assert!(health.starts_with("HTTP/1.0 200"), "{health}");
+    assert!(ready.starts_with("HTTP/1.0 503"), "{ready}");
+    assert!(ready.contains("not in touch with the voters"), "{ready}");
+}

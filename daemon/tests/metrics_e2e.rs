@@ -203,6 +203,9 @@ async fn leader_follower_and_agent_each_export_their_series() {
         .await
         .unwrap();
     assert_eq!(run["status"], "failed", "{run:#}");
+    // The agent ran attempts, so it is in touch with the voters: ready.
+    let ready = client.get(format!("{agent}/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200, "agent /readyz");
 
     // What each daemon answered, for the check of the monitoring files at the end.
     let mut scrapes: Vec<(&str, String)> = Vec::new();

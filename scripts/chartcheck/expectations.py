@@ -152,6 +152,7 @@ def common(r: Rendering):
         agent_daemon = container(agent, "cortex")
         check("hostPort" not in json.dumps(agent_daemon["ports"]), "agents must not take host ports")
         check(not any("hostPath" in v for v in pod_spec(agent)["volumes"]), "agents keep nothing on the node")
+        check(agent_daemon["readinessProbe"]["httpGet"]["path"] == "/readyz", "agent readiness must be /readyz")
 
     hardened(r)
 

@@ -235,7 +235,7 @@ def run(r: Rendering, binary: str, log):
             for pod in pods + [agent]:
                 check(pod.process.poll() is None, f"{pod.node} exited with {pod.process.returncode}:\n{pod.tail()}")
             ready = [get(p.api + "/readyz")[0] == 200 for p in pods]
-            healthy = get(agent.api + "/healthz")[0] == 200
+            healthy = get(agent.api + "/readyz")[0] == 200
             status, body = get(pods[0].api + "/v1/cluster", token)
             cluster = json.loads(body) if status == 200 else {}
             voters = cluster.get("membership", {}).get("voters", [])

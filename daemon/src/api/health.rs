@@ -3,6 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+use cortex_agent::runtime::InTouch;
 use serde_json::{json, Value};
 
 use super::AppState;
@@ -31,6 +32,20 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
         (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({ "ready": false, "reason": reason })),
+        )
+    }
+}
+
+/// An agent's `GET /readyz`: 200 while it hears its assignments from the
+/// voters; 503 before it first does and once it has been out of touch for
+/// longer than the node timeout (its attempts are stopped then).
+pub async fn agent_readyz(in_touch: InTouch) -> (StatusCode, Json<Value>) {
+    if in_touch.now() {
+        (StatusCode::OK, Json(json!({ "ready": true })))
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "ready": false, "reason": "not in touch with the voters" })),
         )
     }
 }
