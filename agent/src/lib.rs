@@ -1,6 +1,8 @@
 //! Cortex's node runtime: what every daemon runs besides Raft.
 //!
-//! * [`heartbeat`]: registers the node and keeps it alive in the state.
+//! * [`heartbeat`]: registers the node and keeps it alive in the state;
+//!   [`lease`] stops its attempts when heartbeats stop committing, before
+//!   the cluster can fence them.
 //! * [`masters`]: takes and renews master-role leases and, for the roles
 //!   held, schedules ready tasks onto nodes (one fenced command per
 //!   assignment, which also reserves the budget) and cleans up after
@@ -23,6 +25,7 @@ pub mod builtin;
 pub mod control;
 pub mod executor;
 pub mod heartbeat;
+pub mod lease;
 pub mod masters;
 pub mod metrics;
 pub mod options;

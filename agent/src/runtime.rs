@@ -9,7 +9,7 @@ use cortex_consensus::ConsensusHandle;
 use crate::control::{Assignments, Control};
 use crate::options::RuntimeOptions;
 use crate::telemetry::Telemetry;
-use crate::{executor, heartbeat, masters};
+use crate::{executor, heartbeat, lease, masters};
 
 /// The running loops of one node.
 pub struct NodeRuntime {
@@ -20,7 +20,7 @@ pub struct NodeRuntime {
 }
 
 /// Whether a node is in touch with the cluster: it has heard its
-/// assignments and not gone silent past the node timeout since.
+/// assignments and its own lease holds (a heartbeat committed recently).
 #[derive(Clone)]
 pub struct InTouch(Option<Assignments>);
 
@@ -61,16 +61,24 @@ impl NodeRuntime {
     /// What every node runs.
     fn node(control: Control, options: RuntimeOptions, telemetry: Telemetry) -> NodeRuntime {
         let (stop, stopped) = watch::channel(false);
+        let (renewed, renewals) = watch::channel(None);
         let mut tasks = vec![tokio::spawn(heartbeat::run(
             control.clone(),
             options.clone(),
+            renewed,
             stopped.clone(),
         ))];
         let mut followed = None;
         if options.execute {
-            let assignments = control.follow(
+            let heard = control.follow(
                 options.node_name.clone(),
                 options.node_timeout,
+                stopped.clone(),
+            );
+            let assignments = lease::gate(
+                heard,
+                renewals,
+                lease::valid_for(options.node_timeout),
                 stopped.clone(),
             );
             followed = Some(assignments.clone());

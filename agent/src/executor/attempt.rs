@@ -101,6 +101,17 @@ enum Ending {
     Capped,
 }
 
+/// Awaits `work` unless `cancelled` turns true first (`None`).
+async fn unless_cancelled<T>(
+    cancelled: &mut watch::Receiver<bool>,
+    work: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    tokio::select! {
+        out = work => Some(out),
+        _ = cancelled.wait_for(|c| *c) => None,
+    }
+}
+
 /// Runs `assignment` on `node` until it ends or `cancelled` turns true (the
 /// attempt was fenced: nothing is reported then). Sends its key on `done`.
 pub async fn run(
@@ -165,16 +176,30 @@ pub async fn run(
                 _ = &mut grace => break Ending::Capped,
                 _ = activity_tick.tick() => activity.publish(),
                 _ = tick.tick() => {
-                    if assets.has_pending() {
-                        assets.flush(&control).await;
-                    }
-                    if let Some(progress) = tally.progress() {
-                        if let Err(ConsensusError::Rejected(why)) = control.write(report(progress)).await {
+                    // The writes wait for a leader; a fenced attempt must
+                    // not run on while they do.
+                    let reported = unless_cancelled(&mut cancelled, async {
+                        if assets.has_pending() {
+                            assets.flush(&control).await;
+                        }
+                        match tally.progress() {
+                            Some(progress) => control.write(report(progress)).await.err(),
+                            None => None,
+                        }
+                    })
+                    .await;
+                    match reported {
+                        None => {
+                            let _ = done.send(key);
+                            return;
+                        }
+                        Some(Some(ConsensusError::Rejected(why))) => {
                             // Superseded while this node did not know yet.
                             tracing::info!(run = %key.0, task = %key.1, attempt = key.2, %why, "attempt no longer live; stopping it");
                             let _ = done.send(key);
                             return;
                         }
+                        Some(_) => {}
                     }
                 }
                 _ = async { let _ = cancelled.wait_for(|c| *c).await; } => {

@@ -3,10 +3,12 @@
 //! An attempt is keyed by run, task and attempt number, so hearing the same
 //! list again (a keepalive, another voter after a leader change) never
 //! starts it twice, and a new attempt of the same task is a new key. When
-//! the list says nothing — the node is out of touch with the cluster for
-//! longer than the node timeout — every attempt is stopped: the cluster has
-//! fenced them already. An attempt that ended here is not started again
-//! while this node's view still lists it.
+//! the list says nothing — the node's lease lapsed (no heartbeat committed
+//! for three quarters of the node timeout) or it is out of touch with the
+//! cluster — every attempt is stopped, before the cluster can fence them. An
+//! attempt that ended here is not started again while this node's view still
+//! lists it; one stopped by a lapse starts again (same attempt, from its
+//! checkpoint) if the cluster still lists it once the lease is back.
 
 use std::collections::{HashMap, HashSet};
 
@@ -28,12 +30,16 @@ pub async fn supervise(
     // Attempts that ended here but may still be listed until this node's
     // view catches up with their final report: never started again.
     let mut ended: HashSet<AttemptKey> = HashSet::new();
+    // Attempts stopped here because the list dropped them, until their
+    // worker is gone: if the list names them again (the lease came back),
+    // they start again then, never beside their old worker.
+    let mut stopping: HashSet<AttemptKey> = HashSet::new();
     let (done_tx, mut done) = mpsc::unbounded_channel::<AttemptKey>();
     loop {
         let current = assignments.borrow_and_update().clone().unwrap_or_default();
         for assignment in &current {
             let key = assignment.key();
-            if running.contains_key(&key) || ended.contains(&key) {
+            if running.contains_key(&key) || ended.contains(&key) || stopping.contains(&key) {
                 continue;
             }
             let (cancel, cancelled) = watch::channel(false);
@@ -54,6 +60,7 @@ pub async fn supervise(
             if !live {
                 tracing::info!(run = %key.0, task = %key.1, attempt = key.2, "attempt no longer live; stopping it");
                 let _ = cancel.send(true);
+                stopping.insert(key.clone());
             }
             live
         });
@@ -65,7 +72,9 @@ pub async fn supervise(
             }
             Some(key) = done.recv() => {
                 running.remove(&key);
-                ended.insert(key);
+                if !stopping.remove(&key) {
+                    ended.insert(key);
+                }
             }
             _ = stop.wait_for(|s| *s) => break,
         }
