@@ -1,5 +1,5 @@
 # Every CI step is a local recipe too; .ci/run calls `make test`.
-.PHONY: dev test lint build chart image image-smoke
+.PHONY: dev test lint build chart image image-smoke chaos
 
 # Build cortex, start the three-voter dev cluster and run the seed plan on it (Ctrl-C to stop).
 dev:
@@ -29,3 +29,8 @@ image-smoke:
 # The Helm chart: render, lint, validate, audit, smoke (what daemon/tests/chart.rs runs).
 chart:
 	bash scripts/check-chart.sh
+
+# The whole chaos suite: every scenario, SEEDS seeds each (default 5), report
+# in docs/chaos/ (docs/chaos.md). `.ci/run` runs only the fast subset.
+chaos:
+	bash scripts/chaos.sh

@@ -36,6 +36,10 @@ need() {
 need promtool prometheus
 # The Redis fan-out tests start their own server (daemon/tests/redis_bridge.rs).
 need redis-server redis-server
+# The partition and chaos tests put nodes in network namespaces and cut links
+# with iptables (daemon/tests/partition.rs, daemon/tests/chaos.rs; as root).
+need ip iproute2
+need iptables iptables
 # The chart check installs its tools (Helm SDK, kubernetes-validate) from PyPI
 # into a venv (scripts/check-chart.sh, run by daemon/tests/chart.rs): python3
 # must be able to make one (Debian splits that into python3.X-venv).

@@ -5,8 +5,11 @@
 //! through the typed admin API client [`AdminClient`], and inject faults at the
 //! process level: SIGKILL ([`ProcessCluster::kill`]), SIGSTOP/SIGCONT
 //! ([`ProcessCluster::pause`] / [`ProcessCluster::resume`]), restart on the same
-//! data directory ([`ProcessCluster::restart`]) and loss of the whole disk
-//! ([`ProcessCluster::wipe`]).
+//! data directory ([`ProcessCluster::restart`]), loss of the whole disk
+//! ([`ProcessCluster::wipe`]) and, on a cluster whose nodes each run on a host
+//! of their own ([`ProcessCluster::start_networked`]), network partitions
+//! ([`ProcessCluster::partition`], [`ProcessCluster::isolate`],
+//! [`ProcessCluster::heal`]).
 //!
 //! Nothing here sleeps for a fixed time: every wait goes through
 //! [`wait_until`], which polls a probe and fails with the reason and the
@@ -20,18 +23,34 @@
 //! [`RedisServer`] runs a real `redis-server` (killable, restartable on the
 //! same port) for the tests of the Redis fan-out.
 //!
+//! On top of the harness sits the chaos suite, built like a Jepsen test:
+//! [`scenario`] starts three voters and four agents in network namespaces
+//! ([`net`]), submits the seeded [`workload`] (workers that leave
+//! side-effect records outside the cluster), injects one scenario's faults
+//! while recording every answer in a [`history::History`], heals
+//! everything and lets the runs finish; the [`checkers`] (one invariant
+//! each) judge the history and [`report`] tabulates the verdicts and the
+//! recovery times. `cortex-chaos` (`src/bin/`) runs the whole suite;
+//! `docs/chaos.md` explains it.
+//!
 //! Set `CORTEX_CHAOS_KEEP=1` to keep the cluster's directory (logs and data)
 //! after the test, and `CORTEX_CHAOS_RUST_LOG` to change the daemons'
 //! `RUST_LOG` (default `info`). Other inherited `CORTEX_*` variables are not
 //! passed to the daemons, so a developer's shell cannot change a test.
 
 mod api;
+pub mod checkers;
 mod cluster;
+pub mod history;
+pub mod net;
 mod oracle;
 pub mod ports;
 mod process;
 mod redis;
+pub mod report;
+pub mod scenario;
 mod wait;
+pub mod workload;
 
 pub use api::{
     AdminClient, ApiError, ClusterStatus, Membership, NodeStatus, PutResponse, Readiness, Role,

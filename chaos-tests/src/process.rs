@@ -4,7 +4,8 @@
 //! file, so it can be killed, frozen, restarted on the same disk or restarted
 //! on an empty one. Output of every run is appended to the same log file with
 //! a marker line per start. Dropping it SIGKILLs and reaps the child, whether
-//! it is running or stopped, so a test can never leave an orphan behind.
+//! it is running or stopped, so a test can never leave an orphan behind. It
+//! may run inside a network namespace (see [`DaemonProcess::set_netns`]).
 
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
@@ -17,6 +18,8 @@ use anyhow::{bail, Context};
 use nix::errno::Errno;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
+
+use crate::net;
 
 /// Prefix of the environment variables the daemon reads; inherited ones are
 /// dropped so a developer's shell cannot change a test's configuration.
@@ -45,6 +48,9 @@ pub struct DaemonProcess {
     starts: u32,
     /// How the last child ended when nobody asked it to.
     unexpected_exit: Option<ExitStatus>,
+    /// The network namespace file every start enters, so the node has its
+    /// own address and can be partitioned; `None` runs it in ours.
+    netns: Option<PathBuf>,
 }
 
 impl DaemonProcess {
@@ -68,7 +74,16 @@ impl DaemonProcess {
             paused: false,
             starts: 0,
             unexpected_exit: None,
+            netns: None,
         }
+    }
+
+    /// Runs every later start inside the network namespace at `path`
+    /// (`/run/netns/<name>`), or in the harness's own with `None`. The
+    /// process is spawned directly into it, so its pid stays the daemon's
+    /// own and signals still reach it.
+    pub fn set_netns(&mut self, path: Option<PathBuf>) {
+        self.netns = path;
     }
 
     /// Starts the process (again), on whatever is in the data directory.
@@ -97,7 +112,12 @@ impl DaemonProcess {
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);
-        let child = spawn(&mut command)
+        let spawned = match &self.netns {
+            Some(path) => net::in_namespace(path, || spawn(&mut command))
+                .with_context(|| format!("starting node {} in its namespace", self.id))?,
+            None => spawn(&mut command),
+        };
+        let child = spawned
             .with_context(|| format!("spawning node {} from {}", self.id, self.binary.display()))?;
         self.child = Some(child);
         self.paused = false;

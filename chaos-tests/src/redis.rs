@@ -28,14 +28,34 @@ const READY_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct RedisServer {
     binary: PathBuf,
     port: u16,
+    /// The address clients reach it at.
+    host: Ipv4Addr,
+    /// The address it listens on.
+    bind: Ipv4Addr,
     /// Working directory and log; removed on drop.
     dir: TempDir,
     child: Option<Child>,
 }
 
 impl RedisServer {
-    /// Starts a server on a free port and waits until it answers.
+    /// Starts a server on a free loopback port and waits until it answers.
     pub fn start() -> anyhow::Result<RedisServer> {
+        let mut server = RedisServer::new(Ipv4Addr::LOCALHOST, Ipv4Addr::LOCALHOST)?;
+        server.restart()?;
+        Ok(server)
+    }
+
+    /// Starts a server on every address and a free port, for clients that
+    /// reach it at `host` (the address the hosts of a [`crate::net::Network`]
+    /// reach the test's namespace at, which may not exist yet), and waits
+    /// until it answers on loopback.
+    pub fn start_for_network(host: Ipv4Addr) -> anyhow::Result<RedisServer> {
+        let mut server = RedisServer::new(host, Ipv4Addr::UNSPECIFIED)?;
+        server.restart()?;
+        Ok(server)
+    }
+
+    fn new(host: Ipv4Addr, bind: Ipv4Addr) -> anyhow::Result<RedisServer> {
         let binary = std::env::var_os(BINARY_ENV)
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("redis-server"));
@@ -43,19 +63,19 @@ impl RedisServer {
             .prefix("cortex-redis-")
             .tempdir()
             .context("creating the Redis directory")?;
-        let mut server = RedisServer {
+        Ok(RedisServer {
             binary,
             port: free_port().context("allocating a Redis port")?,
+            host,
+            bind,
             dir,
             child: None,
-        };
-        server.restart()?;
-        Ok(server)
+        })
     }
 
-    /// `redis://127.0.0.1:PORT`, the same across restarts.
+    /// `redis://HOST:PORT`, the same across restarts.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        format!("redis://{}:{}", self.host, self.port)
     }
 
     /// SIGKILLs the server and reaps it: clients see their connections reset.
@@ -78,8 +98,16 @@ impl RedisServer {
             .append(true)
             .open(self.dir.path().join("redis.log"))?;
         let child = Command::new(&self.binary)
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                &self.bind.to_string(),
+            ])
             .args(["--save", "", "--appendonly", "no"])
+            // Test hosts in namespaces reach it from outside loopback; the
+            // server exists only for this test.
+            .args(["--protected-mode", "no"])
             .arg("--dir")
             .arg(self.dir.path())
             .stdin(Stdio::null())

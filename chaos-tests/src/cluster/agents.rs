@@ -1,13 +1,11 @@
 //! Agents in a [`ProcessCluster`]: `cortex daemon --role agent` processes
-//! that execute attempts for the voters, named like Kubernetes nodes.
+//! that execute attempts for the voters, named like Kubernetes nodes. In a
+//! networked cluster each agent runs on a host of that name.
 
 use std::ffi::OsString;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use anyhow::Context;
-
 use super::ProcessCluster;
-use crate::ports::free_ports;
 use crate::process::DaemonProcess;
 
 /// Agents get process ids from here up, to tell them from voters in logs.
@@ -27,11 +25,11 @@ impl ProcessCluster {
             .map(|id| format!("{id}={}", self.raft_addr(id)))
             .collect::<Vec<_>>()
             .join(",");
-        let port = free_ports(1).context("allocating a probe port")?[0];
+        let (api_addr, netns) = self.agent_host(name)?;
         let mut args: Vec<OsString> = vec!["daemon".into(), "--role".into(), "agent".into()];
         args.extend(["--voters".into(), voters.into()]);
         args.extend(["--node-name".into(), name.into()]);
-        args.extend(["--api-addr".into(), format!("127.0.0.1:{port}").into()]);
+        args.extend(["--api-addr".into(), api_addr.to_string().into()]);
         args.extend(["--log-format".into(), "json".into()]);
         args.extend(extra_args.iter().map(OsString::from));
         let env: Vec<(OsString, OsString)> = vec![(
@@ -44,6 +42,7 @@ impl ProcessCluster {
         let data_dir = self.dir().join(format!("agent-{name}"));
         let log_path = self.dir().join(format!("agent-{name}.log"));
         let mut process = DaemonProcess::new(id, &self.binary, args, env, data_dir, log_path);
+        process.set_netns(netns);
         process.start()?;
         self.agents.insert(name.to_string(), Mutex::new(process));
         Ok(())

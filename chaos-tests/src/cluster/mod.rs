@@ -4,6 +4,8 @@
 //! fresh temporary directory), the ports, the admin token and the processes.
 //! Faults are applied per node; waits ask the nodes themselves over the admin
 //! API and fail fast, with the node's log, when a daemon exits on its own.
+//! A networked cluster (`network.rs`) puts every node on a host of its own
+//! instead of loopback, so links between them can be cut.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -18,6 +20,7 @@ use anyhow::{bail, Context};
 use tempfile::TempDir;
 
 use crate::api::{http_client, AdminClient};
+use crate::net::Network;
 use crate::ports::free_ports;
 use crate::process::DaemonProcess;
 
@@ -49,6 +52,9 @@ pub struct ProcessCluster {
     nodes: BTreeMap<u64, Node>,
     /// Agents (non-voting daemons) by node name; see `agents.rs`.
     agents: BTreeMap<String, Mutex<DaemonProcess>>,
+    /// The hosts of a networked cluster (`None` on loopback). Declared after
+    /// the processes: no namespace is deleted while a node still runs in it.
+    network: Option<Network>,
     /// Shared by every [`AdminClient`] handed out.
     http: reqwest::Client,
     /// The admin bearer token every daemon was started with.
@@ -74,17 +80,7 @@ impl ProcessCluster {
         voters: usize,
         extra_args: &[&str],
     ) -> anyhow::Result<Self> {
-        if voters == 0 {
-            bail!("a cluster needs at least one voter");
-        }
-        if !binary.is_file() {
-            bail!("daemon binary {} does not exist", binary.display());
-        }
-        let dir = tempfile::Builder::new()
-            .prefix("cortex-chaos-")
-            .tempdir()
-            .context("creating the cluster directory")?;
-        let token = random_token()?;
+        check_start(binary, voters)?;
         let ports = free_ports(2 * voters).context("allocating ports")?;
         let loopback = |port| SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         let ids = 1..=voters as u64;
@@ -92,6 +88,22 @@ impl ProcessCluster {
             .zip(ports.chunks(2))
             .map(|(id, pair)| (id, loopback(pair[0]), loopback(pair[1])))
             .collect();
+        Self::launch(binary, extra_args, &addrs, None)
+    }
+
+    /// Starts a daemon per `(id, raft address, api address)` of `addrs`, in
+    /// its host's namespace when there is a `network`.
+    fn launch(
+        binary: &Path,
+        extra_args: &[&str],
+        addrs: &[(u64, SocketAddr, SocketAddr)],
+        network: Option<Network>,
+    ) -> anyhow::Result<Self> {
+        let dir = tempfile::Builder::new()
+            .prefix("cortex-chaos-")
+            .tempdir()
+            .context("creating the cluster directory")?;
+        let token = random_token()?;
         let peers = addrs
             .iter()
             .map(|(id, raft, _)| format!("{id}={raft}"))
@@ -103,7 +115,7 @@ impl ProcessCluster {
             ("RUST_LOG".into(), log_filter.into()),
         ];
         let mut nodes = BTreeMap::new();
-        for &(id, raft_addr, api_addr) in &addrs {
+        for &(id, raft_addr, api_addr) in addrs {
             let data_dir = dir.path().join(format!("node-{id}")).join("data");
             let mut args: Vec<OsString> = vec!["daemon".into(), "--node-id".into()];
             args.push(id.to_string().into());
@@ -114,7 +126,10 @@ impl ProcessCluster {
             args.extend(["--log-format".into(), "json".into()]);
             args.extend(extra_args.iter().map(OsString::from));
             let log_path = dir.path().join(format!("node-{id}.log"));
-            let process = DaemonProcess::new(id, binary, args, env.clone(), data_dir, log_path);
+            let mut process = DaemonProcess::new(id, binary, args, env.clone(), data_dir, log_path);
+            if let Some(network) = &network {
+                process.set_netns(Some(network.netns_path(&voter_host(id))?));
+            }
             let process = Mutex::new(process);
             nodes.insert(
                 id,
@@ -129,6 +144,7 @@ impl ProcessCluster {
             binary: binary.to_path_buf(),
             nodes,
             agents: BTreeMap::new(),
+            network,
             http: http_client(),
             token,
             dir,
@@ -166,7 +182,7 @@ impl ProcessCluster {
         &self.token
     }
 
-    /// `http://127.0.0.1:PORT` of node `id`'s admin API.
+    /// `http://IP:PORT` of node `id`'s admin API.
     pub fn api_url(&self, id: u64) -> String {
         format!("http://{}", self.node(id).api_addr)
     }
@@ -309,6 +325,17 @@ impl Drop for ProcessCluster {
     }
 }
 
+/// Fails when no cluster of `voters` can be started from `binary`.
+fn check_start(binary: &Path, voters: usize) -> anyhow::Result<()> {
+    if voters == 0 {
+        bail!("a cluster needs at least one voter");
+    }
+    if !binary.is_file() {
+        bail!("daemon binary {} does not exist", binary.display());
+    }
+    Ok(())
+}
+
 /// 32 hex characters from the kernel's random source: a fresh admin token per
 /// cluster, so a test can never pass by accident with a default token.
 fn random_token() -> anyhow::Result<String> {
@@ -320,9 +347,11 @@ fn random_token() -> anyhow::Result<String> {
 }
 
 mod agents;
+mod network;
 mod runs;
 #[cfg(test)]
 mod tests;
 mod waits;
 
+use network::voter_host;
 pub use runs::run_ended;

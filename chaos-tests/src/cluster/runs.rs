@@ -22,16 +22,10 @@ pub fn run_ended(run: &Value) -> bool {
 impl ProcessCluster {
     /// `POST /v1/runs` on node `via`: the new run's id.
     pub async fn submit_run(&self, via: u64, plan: &str) -> anyhow::Result<String> {
-        let response = self
-            .http
-            .post(format!("{}/v1/runs", self.api_url(via)))
-            .bearer_auth(&self.token)
-            .body(plan.to_string())
-            .send()
+        let (status, body) = self
+            .post_run(via, plan)
             .await
             .context("submitting the plan")?;
-        let status = response.status();
-        let body: Value = response.json().await.unwrap_or_default();
         if status != reqwest::StatusCode::CREATED {
             bail!("submit answered {status}: {body}");
         }
@@ -39,6 +33,36 @@ impl ProcessCluster {
             .as_str()
             .map(str::to_string)
             .context("no run id in the answer")
+    }
+
+    /// `POST /v1/runs` on node `via`: the status and JSON body (`null` if
+    /// the body is not JSON); an error only when no answer came back.
+    pub async fn post_run(
+        &self,
+        via: u64,
+        plan: &str,
+    ) -> Result<(reqwest::StatusCode, Value), reqwest::Error> {
+        let response = self
+            .http
+            .post(format!("{}/v1/runs", self.api_url(via)))
+            .bearer_auth(&self.token)
+            .body(plan.to_string())
+            .send()
+            .await?;
+        let status = response.status();
+        Ok((status, response.json().await.unwrap_or_default()))
+    }
+
+    /// `GET path` (JSON) from node `via`, failing on any error status.
+    pub async fn get_json_from(&self, via: u64, path: &str) -> anyhow::Result<Value> {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.api_url(via)))
+            .bearer_auth(&self.token)
+            .send()
+            .await?
+            .error_for_status()?;
+        Ok(response.json().await?)
     }
 
     /// `GET path` (JSON) from the first live voter that answers with success.
