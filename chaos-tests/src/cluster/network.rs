@@ -45,18 +45,6 @@ impl ProcessCluster {
         Self::launch(binary, extra_args, &addrs, Some(network))
     }
 
-    /// The test process's address on the network of a cluster this process
-    /// starts with [`ProcessCluster::start_networked`] (see
-    /// [`Network::gateway`]): where daemons reach a server the test runs.
-    pub fn networked_gateway() -> Ipv4Addr {
-        Network::gateway()
-    }
-
-    /// Whether the cluster was made with [`ProcessCluster::start_networked`].
-    pub fn is_networked(&self) -> bool {
-        self.network.is_some()
-    }
-
     /// The name of voter `id`'s host in a networked cluster.
     pub fn voter_host(&self, id: u64) -> String {
         self.node(id);
