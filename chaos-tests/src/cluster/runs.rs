@@ -68,16 +68,8 @@ impl ProcessCluster {
     /// `GET path` (JSON) from the first live voter that answers with success.
     pub async fn get_json(&self, path: &str) -> Option<Value> {
         for node in self.live_ids() {
-            let response = self
-                .http
-                .get(format!("{}{path}", self.api_url(node)))
-                .bearer_auth(&self.token)
-                .send()
-                .await;
-            if let Ok(response) = response.and_then(|r| r.error_for_status()) {
-                if let Ok(value) = response.json().await {
-                    return Some(value);
-                }
+            if let Ok(value) = self.get_json_from(node, path).await {
+                return Some(value);
             }
         }
         None

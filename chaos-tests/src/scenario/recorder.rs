@@ -167,7 +167,7 @@ pub async fn poll(
     }
 }
 
-/// The `leases` of a `GET /v1/cluster` answer.
-fn leases(status: &Value) -> Option<Vec<LeaseObservation>> {
+/// The `leases` of a `GET /v1/cluster` answer (`None` if it has none).
+pub(super) fn leases(status: &Value) -> Option<Vec<LeaseObservation>> {
     serde_json::from_value(status.get("leases")?.clone()).ok()
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::bail;
 use serde_json::Value;
 
+use super::recorder::leases;
 use crate::cluster::ProcessCluster;
 
 /// Pause between two probes.
@@ -45,24 +46,24 @@ pub async fn new_leader(
     }
 }
 
-/// The master roles voter `holder` holds, as voter `via` has applied them.
-pub async fn roles_held_by(cluster: &ProcessCluster, via: u64, holder: u64) -> Vec<String> {
-    let Ok(status) = cluster.get_json_from(via, "/v1/cluster").await else {
-        return Vec::new();
-    };
-    leases(&status)
-        .filter(|(_, h)| *h == holder)
-        .map(|(role, _)| role)
-        .collect()
-}
-
-/// The voter holding the most master roles, as voter `via` sees them.
-pub async fn busiest_lease_holder(cluster: &ProcessCluster, via: u64) -> Option<u64> {
+/// The voter holding the most master roles and those roles, as voter
+/// `via` has applied them.
+pub async fn busiest_lease_holder(
+    cluster: &ProcessCluster,
+    via: u64,
+) -> Option<(u64, Vec<String>)> {
     let status = cluster.get_json_from(via, "/v1/cluster").await.ok()?;
-    let holders: Vec<u64> = leases(&status).map(|(_, h)| h).collect();
-    let mut ids = cluster.ids();
-    ids.sort_by_key(|id| std::cmp::Reverse(holders.iter().filter(|h| *h == id).count()));
-    ids.first().copied()
+    let held = leases(&status)?;
+    let holder = cluster
+        .ids()
+        .into_iter()
+        .min_by_key(|id| std::cmp::Reverse(held.iter().filter(|l| l.holder == *id).count()))?;
+    let roles = held
+        .into_iter()
+        .filter(|l| l.holder == holder)
+        .map(|l| l.role)
+        .collect();
+    Some((holder, roles))
 }
 
 /// Waits until every role in `roles` is held by a voter other than `from`
@@ -77,9 +78,10 @@ pub async fn roles_moved(
     loop {
         for via in cluster.live_ids().into_iter().filter(|&id| id != from) {
             if let Ok(status) = cluster.get_json_from(via, "/v1/cluster").await {
+                let held = leases(&status).unwrap_or_default();
                 let moved = roles
                     .iter()
-                    .all(|role| leases(&status).any(|(r, holder)| &r == role && holder != from));
+                    .all(|role| held.iter().any(|l| &l.role == role && l.holder != from));
                 if moved {
                     return Ok(since.elapsed());
                 }
@@ -139,12 +141,4 @@ fn tasks(run: &Value) -> impl Iterator<Item = &Value> {
 
 fn last_attempt(task: &Value) -> Option<&Value> {
     task["attempts"].as_array()?.last()
-}
-
-fn leases(status: &Value) -> impl Iterator<Item = (String, u64)> + '_ {
-    status["leases"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|l| Some((l["role"].as_str()?.to_string(), l["holder"].as_u64()?)))
 }

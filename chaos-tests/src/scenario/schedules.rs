@@ -10,9 +10,7 @@ use rand::seq::SliceRandom;
 use rand::Rng;
 
 use super::faults::Faults;
-use super::recovery::{
-    busiest_lease_holder, live_on, new_leader, reassigned, roles_held_by, roles_moved,
-};
+use super::recovery::{busiest_lease_holder, live_on, new_leader, reassigned, roles_moved};
 use super::{Options, Scenario, AGENTS, LEASE_TTL, NODE_TIMEOUT};
 use crate::history::Recovery;
 
@@ -37,6 +35,18 @@ impl Ctx<'_> {
             after_fault: after.to_string(),
             millis: took.as_millis() as u64,
         });
+    }
+
+    /// Sleeps until `min` has passed since `since`, then `0..=extra_ms` more
+    /// (chosen by the seed): how long a fault stays in place.
+    async fn hold_since(&mut self, since: Instant, min: Duration, extra_ms: u64) {
+        let held = since.elapsed();
+        if held < min {
+            tokio::time::sleep(min - held).await;
+        }
+        if extra_ms > 0 {
+            self.hold(0, extra_ms).await;
+        }
     }
 
     /// A pause of `min..=max` milliseconds, chosen by the seed.
@@ -91,10 +101,9 @@ pub async fn inject(scenario: Scenario, ctx: &mut Ctx<'_>) -> anyhow::Result<()>
         }
         Scenario::KillLeaseHolder => {
             let leader = ctx.leader().await?;
-            let holder = busiest_lease_holder(&cluster, leader)
+            let (holder, roles) = busiest_lease_holder(&cluster, leader)
                 .await
                 .context("no lease holder")?;
-            let roles = roles_held_by(&cluster, leader, holder).await;
             let why = format!("holds {} master roles", roles.len());
             faults.kill_voter(holder, &why)?;
             let killed = Instant::now();
@@ -119,21 +128,16 @@ pub async fn inject(scenario: Scenario, ctx: &mut Ctx<'_>) -> anyhow::Result<()>
         }
         Scenario::PauseVoter => {
             let leader = ctx.leader().await?;
-            let holder = busiest_lease_holder(&cluster, leader)
+            let (holder, roles) = busiest_lease_holder(&cluster, leader)
                 .await
                 .context("no lease holder")?;
-            let roles = roles_held_by(&cluster, leader, holder).await;
             faults.pause_voter(holder, &format!("holds {} master roles", roles.len()))?;
             let paused = Instant::now();
             let took = roles_moved(&cluster, holder, &roles, paused, RECOVERY_TIMEOUT).await?;
             ctx.record("leases", "pause lease holder", took);
             // Stay frozen for at least twice the lease TTL, then wake up as
             // a zombie that still believes in its leases.
-            let frozen = paused.elapsed();
-            if frozen < LEASE_TTL * 2 {
-                tokio::time::sleep(LEASE_TTL * 2 - frozen).await;
-            }
-            ctx.hold(0, 2_000).await;
+            ctx.hold_since(paused, LEASE_TTL * 2, 2_000).await;
             faults.resume_voter(holder)?;
         }
         Scenario::PartitionLeader => {
@@ -145,11 +149,7 @@ pub async fn inject(scenario: Scenario, ctx: &mut Ctx<'_>) -> anyhow::Result<()>
             let cut = Instant::now();
             let (_, took) = new_leader(&cluster, &[leader], cut, RECOVERY_TIMEOUT).await?;
             ctx.record("leader", "partition leader", took);
-            let held = cut.elapsed();
-            if held < NODE_TIMEOUT * 2 {
-                tokio::time::sleep(NODE_TIMEOUT * 2 - held).await;
-            }
-            ctx.hold(0, 2_000).await;
+            ctx.hold_since(cut, NODE_TIMEOUT * 2, 2_000).await;
             faults.heal_network()?;
         }
         Scenario::PartitionAgent => {
@@ -158,10 +158,7 @@ pub async fn inject(scenario: Scenario, ctx: &mut Ctx<'_>) -> anyhow::Result<()>
             let cut = Instant::now();
             let took = reassigned(&cluster, ctx.run, &agent, &tasks, cut, RECOVERY_TIMEOUT).await?;
             ctx.record("reassignment", "partition agent", took);
-            let held = cut.elapsed();
-            if held < NODE_TIMEOUT * 3 {
-                tokio::time::sleep(NODE_TIMEOUT * 3 - held).await;
-            }
+            ctx.hold_since(cut, NODE_TIMEOUT * 3, 0).await;
             faults.heal_network()?;
         }
         Scenario::RestartAll => {
