@@ -13,6 +13,7 @@ use crate::catalog::{CatalogChange, CatalogCommand, CatalogError};
 use crate::plan::{MasterRole, PlanErrors, RunSpec, TaskId};
 use crate::run::{AttemptReport, Resolution, RunError, RunId};
 use crate::state::leases::{Fence, Lease, LeaseError};
+use crate::state::pools::{PoolAnswer, PoolCommand, PoolError};
 use crate::types::NodeId;
 
 /// Milliseconds since the Unix epoch as stamped by the leader that proposed an
@@ -71,6 +72,11 @@ pub struct Request {
     /// What to do.
     pub command: Command,
 }
+
+/// One log entry's payload: the requests the leader proposed together
+/// (see `node::proposer`), applied in order, each with its own outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Batch(pub Vec<Request>);
 
 /// A state change.
 ///
@@ -216,6 +222,8 @@ pub enum Command {
     },
     /// A change to the asset catalog (discovery batches, GraphQL mutations).
     Catalog(CatalogCommand),
+    /// A change to the budget pools (through the API).
+    Pool(PoolCommand),
     /// Does nothing but go through the log; used to probe and benchmark writes.
     Noop,
     /// Sets a key of the diagnostic key/value space.
@@ -257,6 +265,7 @@ impl Command {
             }
             Command::Delete { key } => check_key(key),
             Command::Catalog(command) => command.check().map_err(Rejection::Catalog),
+            Command::Pool(command) => command.check().map_err(Rejection::Pool),
             Command::ReportAttempt { report, .. } => {
                 report.check().map_err(Rejection::InvalidReport)
             }
@@ -294,6 +303,8 @@ pub enum Response {
     Lease(Lease),
     /// A catalog command was applied.
     Catalog(CatalogChange),
+    /// A pool command was applied.
+    Pool(PoolAnswer),
     /// A node was fenced; this many attempts were ended.
     Fenced {
         /// Attempts fenced.
@@ -366,6 +377,9 @@ pub enum Rejection {
     /// The catalog refused a command.
     #[error("catalog: {0}")]
     Catalog(CatalogError),
+    /// A budget pool refused a command.
+    #[error(transparent)]
+    Pool(PoolError),
     /// A key-value value is too large.
     #[error("value must be at most {max} bytes, got {len}")]
     ValueTooLarge {

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 pub mod assignments;
 pub mod leases;
 pub mod nodes;
+pub mod pools;
 mod runs;
 
 use crate::catalog::Catalog;
@@ -19,6 +20,7 @@ use crate::command::{ClusterTime, Command, Outcome, Rejection, Request, RequestI
 use crate::run::{Run, RunId};
 use leases::Leases;
 use nodes::Nodes;
+use pools::Pools;
 
 /// How long an applied request id is remembered, in cluster time. A client
 /// retrying within this window gets the first answer back instead of a second
@@ -45,6 +47,8 @@ pub struct State {
     pub nodes: Nodes,
     /// The asset catalog.
     pub catalog: Catalog,
+    /// Budget pools shared outside runs.
+    pub pools: Pools,
     /// Set by a leader change (a blank entry); the next entry's time becomes
     /// `nodes.leader_since`.
     leader_changed: bool,
@@ -120,6 +124,11 @@ impl State {
                 .apply(command, self.time)
                 .map(Response::Catalog)
                 .map_err(Rejection::Catalog),
+            Command::Pool(command) => self
+                .pools
+                .apply(command)
+                .map(Response::Pool)
+                .map_err(Rejection::Pool),
             other => self.execute_run_command(other),
         }
     }

@@ -8,6 +8,7 @@ use cortex_consensus::command::{ClusterTime, Command, Request, RequestId};
 use cortex_consensus::plan::{self, MasterRole, TaskId};
 use cortex_consensus::run::{AttemptReport, RunId};
 use cortex_consensus::state::leases::Fence;
+use cortex_consensus::state::pools::PoolCommand;
 use cortex_consensus::store::codec::{decode, encode};
 use cortex_consensus::store::state_machine::Machine;
 use cortex_consensus::State;
@@ -97,6 +98,25 @@ fn a_state_with_runs_survives_the_snapshot_encoding() {
         },
     )
     .unwrap();
+    // A budget pool with a live reservation.
+    let pool = || "team".to_string();
+    apply(
+        &mut state,
+        Command::Pool(PoolCommand::Open {
+            pool: pool(),
+            capacity: 1_000,
+        }),
+    )
+    .unwrap();
+    apply(
+        &mut state,
+        Command::Pool(PoolCommand::Reserve {
+            pool: pool(),
+            reservation: "r1".into(),
+            amount: 400,
+        }),
+    )
+    .unwrap();
 
     let machine = Machine {
         state,
@@ -106,4 +126,5 @@ fn a_state_with_runs_survives_the_snapshot_encoding() {
     let back: Machine = decode(&bytes).unwrap();
     assert_eq!(back.state, machine.state);
     assert_eq!(back.state.runs[&run].tasks.len(), 28);
+    assert_eq!(back.state.pools.get("team").unwrap().reserved, 400);
 }

@@ -121,7 +121,11 @@ impl State {
                     .reallocate(*from, *to, *amount)
                     .map_err(|e| Rejection::Run(e.into()))?;
             }
-            Command::Noop | Command::Put { .. } | Command::Delete { .. } | Command::Catalog(_) => {
+            Command::Noop
+            | Command::Put { .. }
+            | Command::Delete { .. }
+            | Command::Catalog(_)
+            | Command::Pool(_) => {
                 unreachable!("handled by State::execute")
             }
         }

@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use cortex_consensus::plan::PlanErrors;
 use cortex_consensus::run::RunError;
+use cortex_consensus::state::pools::PoolError;
 use cortex_consensus::{ConsensusError, Rejection};
 use serde_json::{json, Value};
 
@@ -76,9 +77,24 @@ fn from_rejection(rejection: Rejection) -> ApiError {
         Rejection::RunExists(_) => (StatusCode::CONFLICT, "run_exists"),
         Rejection::Run(RunError::RunEnded(_)) => (StatusCode::CONFLICT, "run_ended"),
         Rejection::Run(_) => (StatusCode::CONFLICT, "conflict"),
+        Rejection::Pool(error) => pool_status(&error),
         _ => (StatusCode::UNPROCESSABLE_ENTITY, "rejected"),
     };
     ApiError::new(status, code, message).with_details(details)
+}
+
+/// Budget pools: unknown names 404, a pool without room 409 `insufficient`.
+fn pool_status(error: &PoolError) -> (StatusCode, &'static str) {
+    match error {
+        PoolError::NoPool(_) | PoolError::NoReservation { .. } => {
+            (StatusCode::NOT_FOUND, "not_found")
+        }
+        PoolError::Insufficient { .. } => (StatusCode::CONFLICT, "insufficient"),
+        PoolError::Exists { .. } => (StatusCode::CONFLICT, "pool_exists"),
+        PoolError::Duplicate(_) => (StatusCode::CONFLICT, "reservation_exists"),
+        PoolError::Full { .. } => (StatusCode::CONFLICT, "full"),
+        PoolError::BadName { .. } => (StatusCode::BAD_REQUEST, "bad_request"),
+    }
 }
 
 impl From<ConsensusError> for ApiError {

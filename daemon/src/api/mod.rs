@@ -13,6 +13,10 @@
 //! | `PUT /v1/kv/{key}` | token | set a diagnostic key (body = value) |
 //! | `GET /v1/kv/{key}` | token | read it (linearizable) |
 //! | `DELETE /v1/kv/{key}` | token | remove it |
+//! | `PUT /v1/pools/{pool}` | token | open a budget pool `{"capacity"}` (same capacity again: no-op; 409 `pool_exists`) |
+//! | `GET /v1/pools/{pool}` | token | its capacity, reserved, spent, overrun, available |
+//! | `POST /v1/pools/{pool}/reservations` | token | reserve `{"id", "amount"}`; 201, 409 `insufficient` when it has no room |
+//! | `POST /v1/pools/{pool}/reservations/{id}/settle` | token | settle `{"used"}`; spent = min(used, amount), the rest returns |
 //! | `POST /v1/runs` | token | submit a plan (YAML or JSON body); 201 `{"id"}`, 422 `invalid_plan`, 413 `plan_too_large` |
 //! | `GET /v1/runs` | token | runs with task counts and tokens; `?status=running` |
 //! | `GET /v1/runs/{id}` | token | a run: tasks, attempts, ledger per master, nodes, escalations |
@@ -36,6 +40,7 @@ pub mod events;
 pub mod health;
 pub mod kv;
 pub mod logs;
+pub mod pools;
 pub mod runs;
 
 use axum::extract::DefaultBodyLimit;
@@ -76,6 +81,12 @@ pub fn router(
         .route("/v1/cluster/members", post(cluster::add_voter))
         .route("/v1/cluster/members/{id}", delete(cluster::remove_voter))
         .route("/v1/kv/{key}", get(kv::get).put(kv::put).delete(kv::delete))
+        .route("/v1/pools/{pool}", get(pools::show).put(pools::open))
+        .route("/v1/pools/{pool}/reservations", post(pools::reserve))
+        .route(
+            "/v1/pools/{pool}/reservations/{id}/settle",
+            post(pools::settle),
+        )
         .route(
             "/v1/runs",
             get(runs::list)
