@@ -156,3 +156,129 @@ async fn the_bus_tells_local_events_from_injected_ones() {
     assert!(first.local && !second.local);
     assert_eq!(second.event.origin.as_deref(), Some("b"));
 }
+
+/// A state with one run of `tasks` (YAML task lines), a node `n1` and the
+/// security lease, and the request counter for further commands.
+fn run_world(tasks: &str) -> (crate::State, u64) {
+    use crate::command::{ClusterTime, Command, Request, RequestId};
+    let plan = format!(
+        "apiVersion: cortex.dev/v1\nkind: Run\nmetadata:\n  name: r\nspec:\n  \
+         budget: {{ total: 100000 }}\n  masters:\n    \
+         security: {{ personal: 40000, workers: 40000 }}\n  tasks:\n{tasks}"
+    );
+    let spec = crate::plan::parse(&plan).expect("valid plan");
+    let mut state = crate::State::default();
+    let commands = [
+        Command::SubmitRun {
+            run: crate::run::RunId("r".into()),
+            spec,
+        },
+        Command::RegisterNode {
+            name: "n1".into(),
+            labels: Default::default(),
+            capacity: 8,
+            voter: None,
+        },
+        Command::AcquireLease {
+            role: crate::plan::MasterRole::Security,
+            holder: 1,
+            ttl_ms: 60_000,
+        },
+    ];
+    let mut n = 0;
+    for command in commands {
+        n += 1;
+        let request = Request {
+            id: RequestId(format!("q{n}")),
+            time: ClusterTime(1_000 + n),
+            command,
+        };
+        state.apply(&request).expect("setup applies");
+    }
+    (state, n)
+}
+
+/// Applies `command` as request `n` and returns the events it derived.
+fn observe(state: &mut crate::State, n: u64, command: crate::Command) -> Vec<EventKind> {
+    use crate::command::{ClusterTime, Request, RequestId};
+    let request = Request {
+        id: RequestId(format!("q{n}")),
+        time: ClusterTime(1_000 + n),
+        command,
+    };
+    let mut events = Vec::new();
+    state
+        .apply_observed(&request, &mut events)
+        .expect("command applies");
+    events
+}
+
+#[test]
+fn a_report_about_one_task_yields_that_tasks_events_and_new_handoff_tasks() {
+    use crate::plan::{BuiltinSpec, ExecutorSpec, MasterRole, TaskId, WorkerType};
+    use crate::run::{AttemptReport, Handoff, RunId};
+    use crate::state::leases::Fence;
+    use crate::Command;
+    let line = |id: &str| {
+        format!("    - {{ id: {id}, master: security, worker: scan, executor: {{ builtin: {{ name: noop }} }} }}\n")
+    };
+    let (mut state, mut n) = run_world(&(line("a") + &line("b") + &line("c")));
+    let run = RunId("r".into());
+    let fence = Fence {
+        role: MasterRole::Security,
+        epoch: 1,
+    };
+    n += 1;
+    let assign = Command::AssignTask {
+        run: run.clone(),
+        task: TaskId("b".into()),
+        attempt: 1,
+        node: "n1".into(),
+        fence,
+    };
+    let events = observe(&mut state, n, assign);
+    assert!(
+        events
+            .iter()
+            .all(|e| !matches!(e, EventKind::TaskState { task, .. } if task != "b")),
+        "{events:?}"
+    );
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, EventKind::AttemptStarted { task, .. } if task == "b")));
+
+    let handoff = Handoff {
+        id: "fix".into(),
+        master: MasterRole::Security,
+        worker: WorkerType::Fix,
+        executor: ExecutorSpec::Builtin(BuiltinSpec::Noop),
+        budget: None,
+        description: None,
+    };
+    n += 1;
+    let report = Command::ReportAttempt {
+        run,
+        task: TaskId("b".into()),
+        attempt: 1,
+        report: AttemptReport::Completed {
+            tokens_used: 10,
+            result: None,
+            handoffs: vec![handoff],
+        },
+    };
+    let events = observe(&mut state, n, report);
+    let states: Vec<(&str, TaskState)> = events
+        .iter()
+        .filter_map(|e| match e {
+            EventKind::TaskState { task, state, .. } => Some((task.as_str(), *state)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        states,
+        vec![("b", TaskState::Completed), ("b.fix", TaskState::Pending)]
+    );
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, EventKind::Handoff { to, .. } if to == "b.fix")));
+}
