@@ -1,5 +1,5 @@
 # Every CI step is a local recipe too; .ci/run calls `make test`.
-.PHONY: dev test lint build chart image image-smoke chaos
+.PHONY: dev test lint build chart image image-smoke chaos bench
 
 # Build cortex, start the three-voter dev cluster and run the seed plan on it (Ctrl-C to stop).
 dev:
@@ -34,3 +34,7 @@ chart:
 # in docs/chaos/ (docs/chaos.md). `.ci/run` runs only the fast subset.
 chaos:
 	bash scripts/chaos.sh
+
+# Cortex against etcd and Redis on this machine, into bench/results.md (`make bench ARGS=--quick`: smoke run).
+bench:
+	bash scripts/bench.sh $(ARGS)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, clippy, then every test with nextest.
 # Installs what it needs (rustfmt, clippy, cargo-nextest, promtool, redis-server,
-# python3 venv support) when missing.
+# etcd, protoc, python3 venv support) when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,6 +36,10 @@ need() {
 need promtool prometheus
 # The Redis fan-out tests start their own server (daemon/tests/redis_bridge.rs).
 need redis-server redis-server
+# The benchmark tool's etcd client is generated from .proto files at build
+# time, and its smoke test (bench/tests/quick.rs) starts a three-member etcd.
+need protoc protobuf-compiler
+need etcd etcd-server
 # The partition and chaos tests put nodes in network namespaces and cut links
 # with iptables (daemon/tests/partition.rs, daemon/tests/chaos.rs; as root).
 need ip iproute2

@@ -75,6 +75,11 @@ impl ProcessCluster {
         self.agent(name).log_tail(lines)
     }
 
+    /// Agent `name`'s process id while it runs.
+    pub fn agent_pid(&self, name: &str) -> Option<u32> {
+        self.agent(name).pid()
+    }
+
     fn agent(&self, name: &str) -> MutexGuard<'_, DaemonProcess> {
         self.agents
             .get(name)

@@ -233,6 +233,16 @@ impl ProcessCluster {
         self.process(id).wipe()
     }
 
+    /// Node `id`'s process id while it runs (benchmarks read its memory).
+    pub fn pid(&self, id: u64) -> Option<u32> {
+        self.process(id).pid()
+    }
+
+    /// Node `id`'s data directory.
+    pub fn data_dir(&self, id: u64) -> std::path::PathBuf {
+        self.process(id).data_dir().to_path_buf()
+    }
+
     /// Whether node `id`'s process is alive (a paused one is).
     pub fn is_running(&self, id: u64) -> bool {
         self.process(id).is_running()
