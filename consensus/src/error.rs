@@ -5,7 +5,7 @@ use crate::command::Rejection;
 use crate::types::{NodeAddr, NodeId};
 
 /// Why a consensus operation did not succeed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ConsensusError {
     /// The state machine refused the command; nothing changed.
     #[error("rejected: {0}")]

@@ -4,6 +4,7 @@
 
 mod bootstrap;
 mod handle;
+mod proposer;
 mod recovery;
 mod status;
 

@@ -4,7 +4,7 @@ use std::io::Cursor;
 
 use serde::{Deserialize, Serialize};
 
-use crate::command::{Outcome, Request};
+use crate::command::{Batch, Outcome};
 
 /// Identifies a voter; stable for the life of its data directory.
 pub type NodeId = u64;
@@ -29,8 +29,8 @@ impl std::fmt::Display for NodeAddr {
 openraft::declare_raft_types!(
     /// Cortex's Raft types: requests are [`Request`]s, responses [`Outcome`]s.
     pub TypeConfig:
-        D = Request,
-        R = Outcome,
+        D = Batch,
+        R = Vec<Outcome>,
         NodeId = NodeId,
         Node = NodeAddr,
         Entry = openraft::Entry<TypeConfig>,

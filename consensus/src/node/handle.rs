@@ -15,7 +15,7 @@ use openraft::ChangeMembers;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use crate::command::{ClusterTime, Command, Outcome, Request, RequestId};
+use crate::command::{Command, RequestId};
 use crate::error::ConsensusError;
 use crate::store::codec::{decode, encode};
 use crate::store::StateReader;
@@ -25,6 +25,7 @@ use crate::transport::proto::Payload;
 use crate::transport::{Channels, MAX_MESSAGE_BYTES};
 use crate::types::{NodeAddr, NodeId, Raft};
 
+use super::proposer::Proposer;
 use super::recovery::RecoveryGate;
 
 /// How long a call keeps retrying before it reports `Unavailable`.
@@ -58,6 +59,8 @@ struct Inner {
     /// One membership change at a time from this node (openraft refuses
     /// overlapping ones; queueing them here gives callers a clean answer).
     membership_change: Mutex<()>,
+    /// Proposes this node's writes, several to an entry under load.
+    proposer: Proposer,
 }
 
 impl ConsensusHandle {
@@ -71,6 +74,7 @@ impl ConsensusHandle {
     ) -> Self {
         ConsensusHandle {
             inner: std::sync::Arc::new(Inner {
+                proposer: Proposer::start(raft.clone()),
                 raft,
                 reader,
                 channels,
@@ -242,22 +246,8 @@ impl ConsensusHandle {
     pub async fn execute_here(&self, call: ClientCall) -> Result<CallReply, ConsensusError> {
         match call {
             ClientCall::Write { id, command } => {
-                // The leader stamps the time it proposes at; apply uses only this.
-                let request = Request {
-                    id,
-                    time: ClusterTime::now(),
-                    command,
-                };
-                let written = self
-                    .raft()
-                    .client_write(request)
-                    .await
-                    .map_err(write_error)?;
-                let outcome: Outcome = written.data;
-                Ok(CallReply::Written {
-                    index: written.log_id.index,
-                    outcome,
-                })
+                let (index, outcome) = self.inner.proposer.propose(id, command).await?;
+                Ok(CallReply::Written { index, outcome })
             }
             ClientCall::ReadKey { key } => {
                 self.raft()
@@ -338,7 +328,9 @@ fn unexpected(reply: CallReply) -> ConsensusError {
     ConsensusError::Codec(format!("unexpected reply {reply:?}"))
 }
 
-fn write_error(error: RaftError<NodeId, ClientWriteError<NodeId, NodeAddr>>) -> ConsensusError {
+pub(super) fn write_error(
+    error: RaftError<NodeId, ClientWriteError<NodeId, NodeAddr>>,
+) -> ConsensusError {
     match error {
         RaftError::APIError(ClientWriteError::ForwardToLeader(forward)) => {
             ConsensusError::NotLeader {

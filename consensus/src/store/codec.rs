@@ -22,6 +22,11 @@ pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, bincode::Error> {
     options().serialize(value)
 }
 
+/// Bytes `value` encodes to, without encoding it.
+pub fn encoded_len<T: Serialize>(value: &T) -> Result<u64, bincode::Error> {
+    options().serialized_size(value)
+}
+
 /// Decodes a value, failing on trailing bytes or anything over the limit.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, bincode::Error> {
     options().deserialize(bytes)

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use super::codec::{decode, encode};
-use crate::command::{Outcome, Response};
+use crate::command::Outcome;
 use crate::events::{Event, EventFeed, EventId};
 use crate::state::State;
 use crate::types::{
@@ -229,7 +229,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
     }
 
     #[tracing::instrument(level = "trace", skip_all)]
-    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Outcome>, StorageError>
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Vec<Outcome>>, StorageError>
     where
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
@@ -245,23 +245,30 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             let outcome = match entry.payload {
                 EntryPayload::Blank => {
                     machine.state.note_leader_change();
-                    Ok(Response::Done)
+                    Vec::new()
                 }
-                EntryPayload::Normal(request) => {
-                    let outcome = machine.state.apply_observed(&request, &mut kinds);
-                    let at = machine.state.time().0;
-                    events.extend(kinds.drain(..).enumerate().map(|(n, kind)| {
-                        let id = EventId {
-                            index: entry.log_id.index,
-                            n: n as u32,
-                        };
-                        Arc::new(Event::replicated(id, at, kind))
-                    }));
-                    outcome
+                EntryPayload::Normal(batch) => {
+                    // Events of every request of the entry share its index;
+                    // `n` keeps counting across the requests.
+                    let mut outcomes = Vec::with_capacity(batch.0.len());
+                    let mut n = 0u32;
+                    for request in &batch.0 {
+                        outcomes.push(machine.state.apply_observed(request, &mut kinds));
+                        let at = machine.state.time().0;
+                        events.extend(kinds.drain(..).map(|kind| {
+                            let id = EventId {
+                                index: entry.log_id.index,
+                                n,
+                            };
+                            n += 1;
+                            Arc::new(Event::replicated(id, at, kind))
+                        }));
+                    }
+                    outcomes
                 }
                 EntryPayload::Membership(membership) => {
                     machine.membership = StoredMembership::new(Some(entry.log_id), membership);
-                    Ok(Response::Done)
+                    Vec::new()
                 }
             };
             outcomes.push(outcome);
