@@ -8,9 +8,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Installs Debian package $2 when program $1 is missing (as root only).
+# Whether $1 is here: a program on the PATH, or a file if it is a path.
+have() {
+  case "$1" in
+  /*) [ -e "$1" ] ;;
+  *) command -v "$1" >/dev/null ;;
+  esac
+}
+# Installs Debian package $2 when program (or file) $1 is missing (as root only).
 need() {
-  command -v "$1" >/dev/null && return
+  have "$1" && return
   if [ "$(id -u)" -ne 0 ]; then
     echo "$1 is missing: apt-get install $2 (or run this script as root)" >&2
     exit 1
@@ -18,7 +25,7 @@ need() {
   echo "== installing $1 (Debian package $2)"
   if ! { apt-get update -qq &&
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$2"; } ||
-    ! command -v "$1" >/dev/null; then
+    ! have "$1"; then
     echo "$1 is missing and could not be installed: apt-get install $2, then rerun" >&2
     exit 1
   fi
@@ -26,6 +33,8 @@ need() {
 need etcd etcd-server
 need redis-server redis-server
 need protoc protobuf-compiler
+# etcd's .proto files import google/protobuf/*.proto, which Debian ships apart.
+need /usr/include/google/protobuf/descriptor.proto libprotobuf-dev
 
 target="${CARGO_TARGET_DIR:-target}"
 # Release builds: the figures are for the optimised daemon.

@@ -17,16 +17,23 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install cargo-nextest --locked
 fi
 
-# Installs Debian package $2 when program $1 is missing (sudo unless root).
+# Whether $1 is here: a program on the PATH, or a file if it is a path.
+have() {
+  case "$1" in
+  /*) [ -e "$1" ] ;;
+  *) command -v "$1" >/dev/null ;;
+  esac
+}
+# Installs Debian package $2 when program (or file) $1 is missing (sudo unless root).
 need() {
-  command -v "$1" >/dev/null && return
+  have "$1" && return
   echo "== installing $1 (Debian package $2)"
   local sudo=""
   if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
   if ! { $sudo apt-get update -qq &&
     $sudo env DEBIAN_FRONTEND=noninteractive \
       apt-get install -y -qq --no-install-recommends "$2"; } ||
-    ! command -v "$1" >/dev/null; then
+    ! have "$1"; then
     echo "$1 is missing and could not be installed: apt-get install $2, then rerun" >&2
     exit 1
   fi
@@ -39,6 +46,8 @@ need redis-server redis-server
 # The benchmark tool's etcd client is generated from .proto files at build
 # time, and its smoke test (bench/tests/quick.rs) starts a three-member etcd.
 need protoc protobuf-compiler
+# etcd's .proto files import google/protobuf/*.proto, which Debian ships apart.
+need /usr/include/google/protobuf/descriptor.proto libprotobuf-dev
 need etcd etcd-server
 # The partition and chaos tests put nodes in network namespaces and cut links
 # with iptables (daemon/tests/partition.rs, daemon/tests/chaos.rs; as root).
