@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_graphql::async_trait::async_trait;
+use cortex_consensus::audit::Actor;
 use cortex_consensus::catalog::Catalog;
 use cortex_consensus::{Command, ConsensusError, ConsensusHandle, Response, State};
 use tokio::sync::watch;
@@ -27,8 +28,9 @@ pub trait Cluster: Send + Sync + 'static {
     /// Ticks after every applied batch of entries.
     fn changes(&self) -> watch::Receiver<u64>;
 
-    /// Replicates `command` and answers once it is applied here too.
-    async fn write(&self, command: Command) -> Result<Response, ConsensusError>;
+    /// Replicates `command` on behalf of `actor` (so it is audited) and
+    /// answers once it is applied here too.
+    async fn write(&self, actor: Actor, command: Command) -> Result<Response, ConsensusError>;
 }
 
 /// A shared cluster, as stored in the schema's data.
@@ -58,8 +60,8 @@ impl Cluster for ConsensusHandle {
         self.state().changes()
     }
 
-    async fn write(&self, command: Command) -> Result<Response, ConsensusError> {
-        let written = ConsensusHandle::write(self, command).await?;
+    async fn write(&self, actor: Actor, command: Command) -> Result<Response, ConsensusError> {
+        let written = self.write_as(actor, command).await?;
         let mut applied = self.state().changes();
         let caught_up = tokio::time::timeout(
             LOCAL_APPLY_WAIT,

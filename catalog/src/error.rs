@@ -9,6 +9,7 @@
 //! | `ASSET_EXISTS` | `addAsset` of an id that exists |
 //! | `LIMIT_EXCEEDED` | a page, depth, search or batch limit was passed |
 //! | `CURSOR_EXPIRED` | a subscription asked to resume after events no longer kept |
+//! | `FORBIDDEN` | a mutation by a caller without the operator role |
 //! | `UNAVAILABLE` | no leader could be reached; retry |
 //! | `INTERNAL` | a storage or Raft failure on the server |
 //! | `QUERY_TOO_COMPLEX` | the query is nested too deep or too complex (see `limits`) |
@@ -41,6 +42,9 @@ pub enum ApiError {
     /// A resume cursor older than the events kept.
     #[error("{0}; resubscribe without `after` and reload what you show")]
     CursorExpired(CursorExpired),
+    /// The caller's role may not do this.
+    #[error("{0}")]
+    Forbidden(String),
     /// No leader reachable; the write may be retried.
     #[error("{0}")]
     Unavailable(String),
@@ -66,6 +70,7 @@ impl ApiError {
             ApiError::AssetExists(_) => "ASSET_EXISTS",
             ApiError::Limit(_) => "LIMIT_EXCEEDED",
             ApiError::CursorExpired(_) => "CURSOR_EXPIRED",
+            ApiError::Forbidden(_) => "FORBIDDEN",
             ApiError::Unavailable(_) => "UNAVAILABLE",
             ApiError::Internal(_) => "INTERNAL",
         }

@@ -4,6 +4,7 @@
 //! admits only callers holding the admin token.
 
 use async_graphql::{Context, InputObject, MaybeUndefined, Object, SimpleObject, ID};
+use cortex_consensus::audit::{Actor, Role};
 use cortex_consensus::catalog::{
     AssetInput as CoreAsset, AssetPatch, CatalogCommand, HealthInput as CoreHealth, Metadata,
     RelationInput as CoreRelation, RelationType, MAX_UPSERT_ASSETS,
@@ -160,10 +161,23 @@ fn optional(value: MaybeUndefined<String>) -> Option<Option<String>> {
     }
 }
 
-/// Replicates a catalog command; the state machine's answer.
+/// Replicates a catalog command on behalf of the caller, who must be an
+/// operator or an admin; the state machine's answer.
 async fn write(ctx: &Context<'_>, command: CatalogCommand) -> Result<Response, ApiError> {
+    // The server puts the authenticated caller in every request's data; no
+    // caller, no write.
+    let actor = match ctx.data_opt::<Actor>() {
+        Some(actor) if actor.role >= Role::Operator => actor.clone(),
+        Some(actor) => {
+            return Err(ApiError::Forbidden(format!(
+                "{} has the {} role; mutations need operator",
+                actor.name, actor.role
+            )))
+        }
+        None => return Err(ApiError::Forbidden("no authenticated caller".into())),
+    };
     let cluster = ctx.data_unchecked::<SharedCluster>();
-    Ok(cluster.write(Command::Catalog(command)).await?)
+    Ok(cluster.write(actor, Command::Catalog(command)).await?)
 }
 
 /// The asset `id` as this node has applied it.

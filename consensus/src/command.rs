@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::audit::{Actor, OutsideChange};
 use crate::catalog::{CatalogChange, CatalogCommand, CatalogError};
 use crate::plan::{MasterRole, PlanErrors, RunSpec, TaskId};
 use crate::run::{AttemptReport, Resolution, RunError, RunId};
@@ -71,6 +72,9 @@ pub struct Request {
     pub time: ClusterTime,
     /// What to do.
     pub command: Command,
+    /// Who asked, when an authenticated caller did (the request is then
+    /// audited); `None` for the cluster's own requests.
+    pub actor: Option<Actor>,
 }
 
 /// One log entry's payload: the requests the leader proposed together
@@ -233,6 +237,14 @@ pub enum Command {
         /// The value, at most [`Command::MAX_VALUE_LEN`] bytes.
         value: String,
     },
+    /// Records an audited change Raft made outside the state machine
+    /// (a membership change); changes nothing else.
+    Audit {
+        /// What was changed.
+        action: OutsideChange,
+        /// On what (a voter id).
+        target: String,
+    },
     /// Removes a key of the diagnostic key/value space.
     Delete {
         /// The key to remove.
@@ -264,6 +276,7 @@ impl Command {
                 Ok(())
             }
             Command::Delete { key } => check_key(key),
+            Command::Audit { target, .. } => check_key(target),
             Command::Catalog(command) => command.check().map_err(Rejection::Catalog),
             Command::Pool(command) => command.check().map_err(Rejection::Pool),
             Command::ReportAttempt { report, .. } => {
@@ -380,6 +393,10 @@ pub enum Rejection {
     /// A budget pool refused a command.
     #[error(transparent)]
     Pool(PoolError),
+    /// The actor's name is empty, too long or has characters other than
+    /// letters, digits, `.`, `_` and `-`.
+    #[error("actor name must be 1 to {} plain characters", Actor::MAX_NAME_LEN)]
+    BadActor,
     /// A key-value value is too large.
     #[error("value must be at most {max} bytes, got {len}")]
     ValueTooLarge {

@@ -12,6 +12,7 @@
 //!                    │ no: forward over gRPC          └──> state machine ──> apply()
 //! ```
 
+pub mod audit;
 pub mod catalog;
 pub mod command;
 pub mod error;

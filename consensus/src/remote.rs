@@ -64,6 +64,7 @@ impl RemoteCluster {
         let call = ClientCall::Write {
             id: RequestId::random(),
             command,
+            actor: None,
         };
         let deadline = Instant::now() + WRITE_DEADLINE;
         let mut backoff = Duration::from_millis(50);

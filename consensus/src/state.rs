@@ -15,6 +15,7 @@ pub mod nodes;
 pub mod pools;
 mod runs;
 
+use crate::audit::{Actor, AuditLog};
 use crate::catalog::Catalog;
 use crate::command::{ClusterTime, Command, Outcome, Rejection, Request, RequestId, Response};
 use crate::run::{Run, RunId};
@@ -49,6 +50,8 @@ pub struct State {
     pub catalog: Catalog,
     /// Budget pools shared outside runs.
     pub pools: Pools,
+    /// Who changed what through the API.
+    pub audit: AuditLog,
     /// Set by a leader change (a blank entry); the next entry's time becomes
     /// `nodes.leader_since`.
     leader_changed: bool,
@@ -75,7 +78,16 @@ impl State {
         if let Some(previous) = self.applied.get(&request.id) {
             return previous.clone();
         }
+        if let Some(actor) = &request.actor {
+            if !Actor::valid_name(&actor.name) {
+                return Err(Rejection::BadActor);
+            }
+        }
         let outcome = self.execute(&request.command);
+        if let Some(actor) = &request.actor {
+            self.audit
+                .record(self.time, actor, &request.command, &outcome);
+        }
         self.applied.insert(request.id.clone(), outcome.clone());
         self.applied_order
             .push_back((self.time, request.id.clone()));
@@ -111,7 +123,7 @@ impl State {
     fn execute(&mut self, command: &Command) -> Outcome {
         command.check()?;
         match command {
-            Command::Noop => Ok(Response::Done),
+            Command::Noop | Command::Audit { .. } => Ok(Response::Done),
             Command::Put { key, value } => {
                 let previous = self.kv.insert(key.clone(), value.clone());
                 Ok(Response::Put { previous })

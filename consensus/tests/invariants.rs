@@ -241,6 +241,7 @@ impl World {
         self.seq += 1;
         let request = Request {
             id: RequestId(format!("r{}", self.seq)),
+            actor: None,
             time: ClusterTime(self.time),
             command,
         };
@@ -480,6 +481,7 @@ fn world(tasks: &[(usize, Vec<usize>, u64, bool)]) -> World {
     let spec = spec(tasks);
     let submit = Request {
         id: RequestId("submit".into()),
+        actor: None,
         time: ClusterTime(world.time),
         command: Command::SubmitRun {
             run: world.run.clone(),

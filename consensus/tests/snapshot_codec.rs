@@ -23,6 +23,7 @@ fn a_state_with_runs_survives_the_snapshot_encoding() {
         n += 1;
         let request = Request {
             id: RequestId(format!("r{n}")),
+            actor: None,
             time: ClusterTime(1_000 + n),
             command,
         };

@@ -53,6 +53,7 @@ fn state_with(tasks: Vec<TaskSpec>) -> State {
         state
             .apply(&Request {
                 id: RequestId(format!("r{n}")),
+                actor: None,
                 time: ClusterTime(10),
                 command,
             })

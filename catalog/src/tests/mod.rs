@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use async_graphql::async_trait::async_trait;
 use async_graphql::{Request, Variables};
+use cortex_consensus::audit::{Actor, Role};
 use cortex_consensus::{
     ClusterTime, Command, ConsensusError, Request as Entry, RequestId, Response, State,
 };
@@ -38,11 +39,12 @@ impl Cluster for MemoryCluster {
         self.applied.subscribe()
     }
 
-    async fn write(&self, command: Command) -> Result<Response, ConsensusError> {
+    async fn write(&self, actor: Actor, command: Command) -> Result<Response, ConsensusError> {
         command.check()?;
         let n = self.entries.fetch_add(1, Ordering::SeqCst) + 1;
         let entry = Entry {
             id: RequestId(format!("w{n}")),
+            actor: Some(actor),
             time: ClusterTime(1_766_311_200_000 + n * 1000),
             command,
         };
@@ -62,9 +64,30 @@ fn setup() -> (CatalogSchema, Arc<MemoryCluster>) {
     (schema(cluster.clone()), cluster)
 }
 
-/// Executes `query` with `variables`; the whole response as JSON.
+/// The caller the tests act as unless they say otherwise.
+fn operator() -> Actor {
+    Actor {
+        name: "tester".into(),
+        role: Role::Operator,
+    }
+}
+
+/// Executes `query` with `variables` as an operator; the whole response as JSON.
 async fn run(schema: &CatalogSchema, query: &str, variables: Value) -> Value {
-    let request = Request::new(query).variables(Variables::from_json(variables));
+    run_as(schema, Some(operator()), query, variables).await
+}
+
+/// Executes `query` with `variables` as `actor`; the whole response as JSON.
+async fn run_as(
+    schema: &CatalogSchema,
+    actor: Option<Actor>,
+    query: &str,
+    variables: Value,
+) -> Value {
+    let mut request = Request::new(query).variables(Variables::from_json(variables));
+    if let Some(actor) = actor {
+        request = request.data(actor);
+    }
     serde_json::to_value(schema.execute(request).await).unwrap()
 }
 

@@ -200,3 +200,42 @@ async fn upsert_assets_and_finish_sync_clean_up_one_source() {
         "nothing of a refused batch is written"
     );
 }
+
+#[tokio::test]
+async fn only_operators_write_and_every_write_is_audited_under_their_name() {
+    let (schema, cluster) = setup();
+    let add =
+        "mutation { addAsset(input: { id: \"svc/a\", name: \"a\", type: \"service\" }) { id } }";
+    let viewer = Actor {
+        name: "eve".into(),
+        role: Role::Viewer,
+    };
+    for caller in [Some(viewer.clone()), None] {
+        let response = run_as(&schema, caller, add, json!({})).await;
+        assert_eq!(
+            response["errors"][0]["extensions"]["code"], "FORBIDDEN",
+            "{response}"
+        );
+    }
+    // A viewer still reads.
+    let read = run_as(&schema, Some(viewer), "{ stats { total } }", json!({})).await;
+    assert_eq!(read["data"]["stats"]["total"], 0, "{read}");
+    assert_eq!(cluster.state.lock().unwrap().audit.last_seq(), 0);
+
+    data(&schema, add, json!({})).await;
+    let refused = run(&schema, add, json!({})).await;
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "ASSET_EXISTS");
+    let state = cluster.state.lock().unwrap();
+    let trail: Vec<_> = state.audit.after(0, 10).collect();
+    assert_eq!(trail.len(), 2);
+    assert_eq!(
+        (
+            trail[0].actor.as_str(),
+            trail[0].action.as_str(),
+            trail[0].target.as_str()
+        ),
+        ("tester", "catalog.add", "svc/a")
+    );
+    assert_eq!(trail[0].refused, None);
+    assert!(trail[1].refused.is_some());
+}

@@ -113,7 +113,10 @@ async fn an_expired_cursor_ends_the_subscription_with_a_code() {
             by: "t".into(),
             assets: batch,
         };
-        cluster.write(Command::Catalog(command)).await.unwrap();
+        cluster
+            .write(operator(), Command::Catalog(command))
+            .await
+            .unwrap();
     }
     let mut stream = subscribe(&schema, ADDED, json!({ "after": "0" }));
     let response = next(&mut stream).await;

@@ -50,7 +50,7 @@ async fn running(cluster: &MemoryCluster) {
         },
     ];
     for command in commands {
-        cluster.write(command).await.expect("applies");
+        cluster.write(operator(), command).await.expect("applies");
     }
 }
 
@@ -122,7 +122,7 @@ async fn worker_progress_follows_a_worker_to_its_end() {
             error: "exit 3".into(),
         },
     };
-    cluster.write(report).await.unwrap();
+    cluster.write(operator(), report).await.unwrap();
     assert_eq!(
         next(&mut stream).await,
         Some(json!({ "id": "r1/scan#1", "status": "FAILED", "error": "exit 3" }))

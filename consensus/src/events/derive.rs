@@ -8,6 +8,7 @@
 //! end in passing (unfinished tasks with dependencies), so a report about a
 //! task of a 5,000-task run costs as little as one about a 5-task run; only
 //! run-wide commands digest every task.
+//! A request made by an authenticated caller also yields its audit entry.
 //! Like `State::apply`, this is pure: every voter derives the same events.
 
 use std::collections::BTreeMap;
@@ -62,9 +63,21 @@ impl State {
     /// [`State::apply`], appending to `events` what the entry changed.
     pub fn apply_observed(&mut self, request: &Request, events: &mut Vec<EventKind>) -> Outcome {
         let before = Before::take(self, &request.command);
+        let audited = self.audit.last_seq();
         let outcome = self.apply(request);
         if outcome.is_ok() {
             before.diff(self, events);
+        }
+        // Refused requests are audited too: who tried what matters most then.
+        if let Some(entry) = self.audit.last().filter(|e| e.seq != audited) {
+            events.push(EventKind::Audit {
+                seq: entry.seq,
+                actor: entry.actor.clone(),
+                role: entry.role,
+                action: entry.action.clone(),
+                target: entry.target.clone(),
+                refused: entry.refused.clone(),
+            });
         }
         outcome
     }

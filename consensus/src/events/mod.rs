@@ -23,6 +23,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::audit::Role;
 use crate::plan::MasterRole;
 use crate::run::{RunId, RunStatus, TaskState};
 use crate::state::nodes::NodeStatus;
@@ -339,6 +340,23 @@ pub enum EventKind {
         /// The catalog's newest event cursor after the entry.
         cursor: u64,
     },
+    /// Someone changed something through the API (see `crate::audit`).
+    #[serde(rename = "audit")]
+    Audit {
+        /// Its position in the audit trail.
+        seq: u64,
+        /// Who (the token's name).
+        actor: String,
+        /// With which role.
+        role: Role,
+        /// What, as `area.verb`.
+        action: String,
+        /// On what.
+        target: String,
+        /// Why it was refused, if it was.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        refused: Option<String>,
+    },
     /// Ephemeral: what a worker is doing right now, from its node.
     #[serde(rename = "worker.activity")]
     WorkerActivity {
@@ -378,7 +396,7 @@ impl EventKind {
             | Escalation { run, .. }
             | Handoff { run, .. }
             | WorkerActivity { run, .. } => Some(run),
-            Lease { .. } | Node { .. } | Catalog { .. } => None,
+            Lease { .. } | Node { .. } | Catalog { .. } | Audit { .. } => None,
         }
     }
 
@@ -399,6 +417,7 @@ impl EventKind {
             Escalation { .. } => "escalation",
             Handoff { .. } => "handoff",
             Catalog { .. } => "catalog",
+            Audit { .. } => "audit",
             WorkerActivity { .. } => "worker.activity",
         }
     }
@@ -415,7 +434,9 @@ impl EventKind {
             | WorkerActivity { .. }
             | Node { .. } => Channel::WorkersStatus,
             TaskState { .. } => Channel::TasksQueue,
-            RunSubmitted { .. } | RunFinished { .. } | Catalog { .. } => Channel::EventsSystem,
+            RunSubmitted { .. } | RunFinished { .. } | Catalog { .. } | Audit { .. } => {
+                Channel::EventsSystem
+            }
             Ledger { .. } => Channel::MetricsRealtime,
         }
     }

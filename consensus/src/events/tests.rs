@@ -190,6 +190,7 @@ fn run_world(tasks: &str) -> (crate::State, u64) {
         n += 1;
         let request = Request {
             id: RequestId(format!("q{n}")),
+            actor: None,
             time: ClusterTime(1_000 + n),
             command,
         };
@@ -203,6 +204,7 @@ fn observe(state: &mut crate::State, n: u64, command: crate::Command) -> Vec<Eve
     use crate::command::{ClusterTime, Request, RequestId};
     let request = Request {
         id: RequestId(format!("q{n}")),
+        actor: None,
         time: ClusterTime(1_000 + n),
         command,
     };
@@ -281,4 +283,48 @@ fn a_report_about_one_task_yields_that_tasks_events_and_new_handoff_tasks() {
     assert!(events
         .iter()
         .any(|e| matches!(e, EventKind::Handoff { to, .. } if to == "b.fix")));
+}
+
+#[test]
+fn a_callers_change_yields_its_audit_event_even_when_refused() {
+    use crate::audit::{Actor, Role};
+    use crate::command::{ClusterTime, Request, RequestId};
+    use crate::run::RunId;
+    use crate::Command;
+    let mut state = crate::State::default();
+    let cancel = Request {
+        id: RequestId("c1".into()),
+        actor: Some(Actor {
+            name: "ops".into(),
+            role: Role::Operator,
+        }),
+        time: ClusterTime(5),
+        command: Command::CancelRun {
+            run: RunId("missing".into()),
+            reason: "why not".into(),
+        },
+    };
+    let mut events = Vec::new();
+    assert!(state.apply_observed(&cancel, &mut events).is_err());
+    assert_eq!(
+        events,
+        [EventKind::Audit {
+            seq: 1,
+            actor: "ops".into(),
+            role: Role::Operator,
+            action: "run.cancel".into(),
+            target: "missing".into(),
+            refused: Some("no run missing".into()),
+        }]
+    );
+    // The cluster's own commands carry no actor and yield no audit event.
+    let own = Request {
+        id: RequestId("own".into()),
+        actor: None,
+        time: ClusterTime(6),
+        command: Command::Noop,
+    };
+    let mut events = Vec::new();
+    state.apply_observed(&own, &mut events).unwrap();
+    assert!(events.is_empty(), "{events:?}");
 }

@@ -15,7 +15,8 @@ use openraft::ChangeMembers;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use crate::command::{Command, RequestId};
+use crate::audit::Actor;
+use crate::command::{Command, Rejection, RequestId};
 use crate::error::ConsensusError;
 use crate::store::codec::{decode, encode};
 use crate::store::StateReader;
@@ -135,8 +136,33 @@ impl ConsensusHandle {
         id: RequestId,
         command: Command,
     ) -> Result<Written, ConsensusError> {
+        self.write_audited(None, id, command).await
+    }
+
+    /// [`Self::write`] on behalf of `actor`, who goes in the audit trail.
+    pub async fn write_as(
+        &self,
+        actor: Actor,
+        command: Command,
+    ) -> Result<Written, ConsensusError> {
+        self.write_audited(Some(actor), RequestId::random(), command)
+            .await
+    }
+
+    /// Like [`Self::write_with_id`] on behalf of `actor`: applying it
+    /// appends to the audit trail, refused or not.
+    pub async fn write_audited(
+        &self,
+        actor: Option<Actor>,
+        id: RequestId,
+        command: Command,
+    ) -> Result<Written, ConsensusError> {
         command.check()?;
-        match self.call(ClientCall::Write { id, command }).await? {
+        if actor.as_ref().is_some_and(|a| !Actor::valid_name(&a.name)) {
+            return Err(Rejection::BadActor.into());
+        }
+        let call = ClientCall::Write { id, command, actor };
+        match self.call(call).await? {
             CallReply::Written { index, outcome } => Ok(Written {
                 index,
                 response: outcome?,
@@ -245,8 +271,8 @@ impl ConsensusHandle {
     /// Executes `call` if this node leads, or answers `NotLeader`.
     pub async fn execute_here(&self, call: ClientCall) -> Result<CallReply, ConsensusError> {
         match call {
-            ClientCall::Write { id, command } => {
-                let (index, outcome) = self.inner.proposer.propose(id, command).await?;
+            ClientCall::Write { id, command, actor } => {
+                let (index, outcome) = self.inner.proposer.propose(id, command, actor).await?;
                 Ok(CallReply::Written { index, outcome })
             }
             ClientCall::ReadKey { key } => {

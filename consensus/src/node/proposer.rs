@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
+use crate::audit::Actor;
 use crate::command::{Batch, ClusterTime, Command, Outcome, Request, RequestId};
 use crate::error::ConsensusError;
 use crate::store::codec::encoded_len;
@@ -36,6 +37,7 @@ pub type Proposed = Result<(u64, Outcome), ConsensusError>;
 struct Waiting {
     id: RequestId,
     command: Command,
+    actor: Option<Actor>,
     size: u64,
     reply: oneshot::Sender<Proposed>,
 }
@@ -55,13 +57,14 @@ impl Proposer {
         Proposer { queue }
     }
 
-    /// Proposes `command` under `id` and waits for its outcome.
-    pub async fn propose(&self, id: RequestId, command: Command) -> Proposed {
+    /// Proposes `command` under `id` for `actor` and waits for its outcome.
+    pub async fn propose(&self, id: RequestId, command: Command, actor: Option<Actor>) -> Proposed {
         let size = encoded_len(&command).map_err(|e| ConsensusError::Codec(e.to_string()))?;
         let (reply, answer) = oneshot::channel();
         let waiting = Waiting {
             id,
             command,
+            actor,
             size,
             reply,
         };
@@ -120,6 +123,7 @@ async fn commit(raft: &Raft, batch: Vec<Waiting>) {
                 id: w.id,
                 time,
                 command: w.command,
+                actor: w.actor,
             };
             (request, w.reply)
         })

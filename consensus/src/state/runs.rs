@@ -122,6 +122,7 @@ impl State {
                     .map_err(|e| Rejection::Run(e.into()))?;
             }
             Command::Noop
+            | Command::Audit { .. }
             | Command::Put { .. }
             | Command::Delete { .. }
             | Command::Catalog(_)

@@ -5,6 +5,7 @@ use super::*;
 fn request(id: &str, time: u64, command: Command) -> Request {
     Request {
         id: RequestId(id.to_string()),
+        actor: None,
         time: ClusterTime(time),
         command,
     }
@@ -43,6 +44,40 @@ fn retried_request_applies_once_and_returns_first_answer() {
     let retry = state.apply(&request("same", 3, put("k", "v1")));
     assert_eq!(first, retry);
     assert_eq!(state.get("k"), Some("v2"));
+}
+
+#[test]
+fn a_callers_request_is_audited_once_and_a_bad_name_changes_nothing() {
+    use crate::audit::{Actor, Role};
+    let mut state = State::default();
+    let mut by = |id: &str, name: &str, command: Command| {
+        let mut request = request(id, 1, command);
+        request.actor = Some(Actor {
+            name: name.into(),
+            role: Role::Admin,
+        });
+        state.apply(&request)
+    };
+    by("a", "alice", put("k", "v")).unwrap();
+    // The retry is answered from memory: no second entry.
+    by("a", "alice", put("k", "v")).unwrap();
+    let refused = by("b", "alice", Command::Heartbeat { name: "n".into() });
+    assert!(refused.is_err());
+    assert_eq!(by("c", "bad name", put("k", "w")), Err(Rejection::BadActor));
+    assert_eq!(state.get("k"), Some("v"));
+    let trail: Vec<_> = state.audit.after(0, 10).collect();
+    assert_eq!(trail.len(), 2, "{trail:?}");
+    assert_eq!(
+        (trail[0].action.as_str(), trail[0].refused.is_none()),
+        ("kv.put", true)
+    );
+    assert_eq!(
+        (trail[1].action.as_str(), trail[1].refused.is_some()),
+        ("node.heartbeat", true)
+    );
+    // The cluster's own requests are not audited.
+    let _ = state.apply(&request("d", 2, put("k", "x")));
+    assert_eq!(state.audit.last_seq(), 2);
 }
 
 #[test]

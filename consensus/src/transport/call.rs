@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::audit::Actor;
 use crate::command::{Command, Outcome, RequestId};
 use crate::error::ConsensusError;
 use crate::types::{NodeAddr, NodeId};
@@ -17,6 +18,8 @@ pub enum ClientCall {
         id: RequestId,
         /// The command.
         command: Command,
+        /// Who asked, for the audit trail.
+        actor: Option<Actor>,
     },
     /// Read a key after confirming leadership (linearizable).
     ReadKey {

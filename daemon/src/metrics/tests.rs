@@ -29,6 +29,7 @@ impl Log {
         self.entries += 1;
         let request = Request {
             id: RequestId(format!("entry-{}", self.entries)),
+            actor: None,
             time: ClusterTime(time),
             command: command.clone(),
         };

@@ -26,6 +26,7 @@ impl Log {
         self.entries += 1;
         let request = Request {
             id: RequestId(format!("r{}", self.entries)),
+            actor: None,
             time: ClusterTime(1_000 * self.entries),
             command: Command::Catalog(command),
         };
