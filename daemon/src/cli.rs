@@ -23,7 +23,7 @@ pub struct Cli {
 pub enum Command {
     /// Run one daemon: a voter of the Raft group, or an agent that executes
     /// attempts for the voters.
-    Daemon(DaemonArgs),
+    Daemon(Box<DaemonArgs>),
     /// Run a complete cluster (three voters and agents) on this machine, on loopback.
     Dev(DevArgs),
     /// Inspect or change the cluster through a daemon's admin API.
@@ -143,6 +143,13 @@ pub struct DaemonArgs {
     /// DATA_DIR/admin-token on first start.
     #[arg(long, env = "CORTEX_ADMIN_TOKEN_FILE")]
     pub admin_token_file: Option<PathBuf>,
+    /// YAML file of named tokens with roles (viewer, operator, admin), in
+    /// addition to the admin token; see SECURITY.md. Voters only.
+    #[arg(long, env = "CORTEX_TOKENS_FILE")]
+    pub tokens_file: Option<PathBuf>,
+    /// Require a token (any role) for /metrics; it is open otherwise.
+    #[arg(long, env = "CORTEX_METRICS_TOKEN")]
+    pub metrics_token: bool,
     /// This node's name in the cluster (the Kubernetes node name there).
     /// Defaults to `voter-<node-id>` on a voter and the host name on an agent.
     #[arg(long, env = "CORTEX_NODE_NAME")]

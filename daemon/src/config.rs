@@ -116,6 +116,10 @@ pub struct VoterConfig {
     pub data_dir: PathBuf,
     /// Explicit admin token file, if any.
     pub admin_token_file: Option<PathBuf>,
+    /// Named tokens with roles, if any.
+    pub tokens_file: Option<PathBuf>,
+    /// Whether `/metrics` needs a token.
+    pub metrics_token: bool,
     /// Raft timing and compaction.
     pub tuning: Tuning,
     /// The node runtime (heartbeats, master roles, execution).
@@ -257,6 +261,8 @@ impl VoterConfig {
             peers,
             data_dir: args.data_dir.clone(),
             admin_token_file: args.admin_token_file.clone(),
+            tokens_file: args.tokens_file.clone(),
+            metrics_token: args.metrics_token,
             tuning: Tuning {
                 snapshot_every: args.snapshot_every,
                 keep_after_snapshot: (args.snapshot_every / 5).max(5),
@@ -482,7 +488,7 @@ mod tests {
         use clap::Parser;
         let argv = ["cortex", "daemon"].iter().chain(args);
         match crate::cli::Cli::try_parse_from(argv)?.command {
-            crate::cli::Command::Daemon(args) => Ok(args),
+            crate::cli::Command::Daemon(args) => Ok(*args),
             _ => unreachable!("parsed as daemon"),
         }
     }

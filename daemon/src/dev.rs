@@ -13,7 +13,7 @@ use cortex_agent::RuntimeOptions;
 use cortex_consensus::node::Tuning;
 use cortex_consensus::NodeAddr;
 
-use crate::auth::{AdminToken, TokenSource};
+use crate::auth::{Access, AdminToken, TokenSource};
 use crate::cli::DevArgs;
 use crate::client::{render_status, ApiClient};
 use crate::config::{AgentConfig, VoterConfig};
@@ -47,7 +47,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let observability = Observability::start(redis_url.as_ref(), &nodes);
     let mut voters = Vec::new();
     for config in &configs {
-        voters.push(start_voter(config, token.clone(), &observability).await?);
+        voters.push(start_voter(config, Access::admin_only(&token), &observability).await?);
     }
     let mut agents = Vec::new();
     for config in agent_configs {
@@ -157,6 +157,8 @@ fn voter_configs(args: &DevArgs) -> anyhow::Result<Vec<VoterConfig>> {
                 peers: peers.clone(),
                 data_dir: args.data_dir.join(format!("node-{id}")),
                 admin_token_file: None,
+                tokens_file: None,
+                metrics_token: false,
                 tuning: Tuning::default(),
                 runtime: RuntimeOptions {
                     // The seed's control-plane nodes.

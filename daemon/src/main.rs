@@ -28,7 +28,7 @@ use clap::Parser;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::auth::{AdminToken, TokenSource};
+use crate::auth::{tokens_file, Access, AdminToken, TokenSource};
 use crate::cli::{BenchCommand, Cli, ClusterCommand, Command, DaemonArgs, KvCommand};
 use crate::client::{path_segment, render_status, ApiClient, Body};
 use crate::config::{AgentConfig, DaemonConfig};
@@ -41,7 +41,7 @@ const EXIT_CONFIG: u8 = 64;
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Daemon(args) => return run_daemon(args).await,
+        Command::Daemon(args) => return run_daemon(*args).await,
         Command::Dev(args) => {
             logging::init(args.log_format);
             dev::run(args).await
@@ -98,11 +98,23 @@ async fn run_daemon(args: DaemonArgs) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    let named = match config.tokens_file.as_deref().map(tokens_file::read) {
+        None => Vec::new(),
+        Some(Ok(named)) => {
+            tracing::info!(tokens = named.len(), "named tokens from the tokens file");
+            named
+        }
+        Some(Err(e)) => {
+            eprintln!("cortex daemon: {e:#}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let access = Access::new(&token, named).with_metrics_token(config.metrics_token);
     let observability = Observability::start(
         config.redis_url.as_ref(),
         std::slice::from_ref(&config.runtime.node_name),
     );
-    let voter = match server::start_voter(&config, token, &observability).await {
+    let voter = match server::start_voter(&config, access, &observability).await {
         Ok(voter) => voter,
         Err(e) => {
             eprintln!("cortex daemon: {e:#}");

@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 
 use crate::api::events::EventsState;
 use crate::api::{self, AppState};
-use crate::auth::AdminToken;
+use crate::auth::Access;
 use crate::config::{AgentConfig, VoterConfig};
 use crate::events::Observability;
 use crate::metrics::{Metrics, VoterMetrics};
@@ -81,7 +81,7 @@ impl StoppingVoter {
 /// Binds the listeners and starts serving.
 pub async fn start_voter(
     config: &VoterConfig,
-    token: AdminToken,
+    access: Access,
     observability: &Observability,
 ) -> anyhow::Result<RunningVoter> {
     let raft_listener = TcpListener::bind(config.listen)
@@ -113,7 +113,7 @@ pub async fn start_voter(
             consensus: node.handle().clone(),
             events: EventsState::new(observability.bus.clone(), observability.metrics.clone()),
         },
-        token,
+        access,
         &metrics.freeze(),
         &voter_metrics,
     );

@@ -259,6 +259,7 @@ def defaults(r: Rendering):
     check(config.get("CORTEX_REDIS_URL") == "redis://cortex-redis:6379", f"in-chart Redis URL: {config.get('CORTEX_REDIS_URL')}")
     voter = container(r.one("DaemonSet", "-voter"), "cortex")
     check("--no-execute" in voter["args"], "voters do not execute by default")
+    check("CORTEX_TOKENS_FILE" not in env_of(voter), "no tokens file unless a Secret is given")
     check(voter["resources"] == {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "512Mi"}}, "seed resources")
 
 
@@ -341,8 +342,12 @@ def options(r: Rendering):
     check(spec["serviceAccountName"] == "orchestrator-reader", "the given service account")
     token = next(v for v in spec["volumes"] if v["name"] == "admin-token")["secret"]
     check(token["secretName"] == "orchestrator-token" and token["items"][0]["key"] == "token", f"existing token Secret: {token}")
+    tokens = next(v for v in spec["volumes"] if v["name"] == "tokens")["secret"]
+    check(tokens["secretName"] == "orchestrator-tokens" and tokens["items"][0] == {"key": "tokens.yaml", "path": "tokens.yaml"}, f"tokens Secret: {tokens}")
     daemon = container(voter, "cortex")
     env = env_of(daemon)
+    check(env["CORTEX_TOKENS_FILE"]["value"] == "/etc/cortex/tokens/tokens.yaml", "the tokens file is passed")
+    check({"name": "tokens", "mountPath": "/etc/cortex/tokens", "readOnly": True} in daemon["volumeMounts"], "the tokens file is mounted")
     check(env["CORTEX_REDIS_URL"]["valueFrom"]["secretKeyRef"] == {"name": "shared-redis", "key": "url"}, "existing Redis Secret")
     check(env["ANTHROPIC_API_KEY"]["valueFrom"]["secretKeyRef"]["name"] == "llm-keys", "extraEnv")
     check("--no-execute" not in daemon["args"] and daemon["args"][daemon["args"].index("--capacity") + 1] == "2", "an executing voter")

@@ -6,7 +6,8 @@
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::Json;
+use axum::{Extension, Json};
+use cortex_consensus::audit::Actor;
 use cortex_consensus::run::Resolution;
 use cortex_consensus::Command;
 use serde::Deserialize;
@@ -75,6 +76,7 @@ impl ResolveBody {
 /// `POST /v1/escalations/{id}/resolve`.
 pub async fn resolve(
     State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
     Path(id): Path<String>,
     body: Result<Json<ResolveBody>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
@@ -103,7 +105,7 @@ pub async fn resolve(
         escalation: id.clone(),
         resolution: resolution.clone(),
     };
-    let written = state.consensus.write(command).await?;
+    let written = state.consensus.write_as(actor, command).await?;
     tracing::info!(escalation = %id, run = %run, ?resolution, "escalation resolved");
     Ok(Json(json!({
         "id": id,

@@ -3,7 +3,8 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::Json;
+use axum::{Extension, Json};
+use cortex_consensus::audit::Actor;
 use cortex_consensus::{Command, Response};
 use serde_json::{json, Value};
 
@@ -13,12 +14,16 @@ use super::AppState;
 /// `PUT /v1/kv/{key}` with the value as the body.
 pub async fn put(
     State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
     Path(key): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let value = String::from_utf8(body.to_vec())
         .map_err(|_| ApiError::bad_request("value must be UTF-8 text"))?;
-    let written = state.consensus.write(Command::Put { key, value }).await?;
+    let written = state
+        .consensus
+        .write_as(actor, Command::Put { key, value })
+        .await?;
     let previous = match written.response {
         Response::Put { previous } => previous,
         _ => None,
@@ -42,9 +47,13 @@ pub async fn get(
 /// `DELETE /v1/kv/{key}`.
 pub async fn delete(
     State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
     Path(key): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let written = state.consensus.write(Command::Delete { key }).await?;
+    let written = state
+        .consensus
+        .write_as(actor, Command::Delete { key })
+        .await?;
     let existed = matches!(written.response, Response::Deleted { existed: true });
     Ok(Json(json!({ "index": written.index, "existed": existed })))
 }

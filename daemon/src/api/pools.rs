@@ -6,7 +6,8 @@
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::Json;
+use axum::{Extension, Json};
+use cortex_consensus::audit::Actor;
 use cortex_consensus::state::pools::{Pool, PoolAnswer, PoolCommand};
 use cortex_consensus::{Command, Response};
 use serde::Deserialize;
@@ -44,6 +45,7 @@ pub struct SettleBody {
 /// `PUT /v1/pools/{pool}`: creates the pool (the same capacity again is a no-op).
 pub async fn open(
     State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
     Path(pool): Path<String>,
     body: Result<Json<OpenBody>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
@@ -52,7 +54,7 @@ pub async fn open(
         pool: pool.clone(),
         capacity: body.capacity,
     };
-    match write(&state, command).await? {
+    match write(&state, actor, command).await? {
         PoolAnswer::Opened(balances) => Ok(Json(describe(&pool, &balances))),
         other => Err(unexpected(other)),
     }
@@ -76,6 +78,7 @@ pub async fn show(
 /// `insufficient` when it had not.
 pub async fn reserve(
     State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
     Path(pool): Path<String>,
     body: Result<Json<ReserveBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
@@ -85,7 +88,7 @@ pub async fn reserve(
         reservation: body.id.clone(),
         amount: body.amount,
     };
-    match write(&state, command).await? {
+    match write(&state, actor, command).await? {
         PoolAnswer::Reserved { available } => Ok((
             StatusCode::CREATED,
             Json(
@@ -99,6 +102,7 @@ pub async fn reserve(
 /// `POST /v1/pools/{pool}/reservations/{id}/settle`.
 pub async fn settle(
     State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
     Path((pool, id)): Path<(String, String)>,
     body: Result<Json<SettleBody>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
@@ -108,7 +112,7 @@ pub async fn settle(
         reservation: id,
         used: body.used,
     };
-    match write(&state, command).await? {
+    match write(&state, actor, command).await? {
         PoolAnswer::Settled {
             spent,
             released,
@@ -123,8 +127,15 @@ pub async fn settle(
 /// Writes through the log. A client retrying a reservation after a lost
 /// answer is deduplicated by the pool itself (same id, same amount), not by
 /// the log's request ids, so an id can be used again once settled.
-async fn write(state: &AppState, command: PoolCommand) -> Result<PoolAnswer, ApiError> {
-    let written = state.consensus.write(Command::Pool(command)).await?;
+async fn write(
+    state: &AppState,
+    actor: Actor,
+    command: PoolCommand,
+) -> Result<PoolAnswer, ApiError> {
+    let written = state
+        .consensus
+        .write_as(actor, Command::Pool(command))
+        .await?;
     match written.response {
         Response::Pool(answer) => Ok(answer),
         other => Err(ApiError::new(

@@ -11,7 +11,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
+use cortex_consensus::audit::Actor;
 use cortex_consensus::plan::{self, PlanErrors, TaskId, MAX_PLAN_BYTES};
 use cortex_consensus::run::{Run, RunId, RunStatus};
 use cortex_consensus::{Command, ConsensusError, Rejection, RequestId};
@@ -32,6 +33,7 @@ const DEFAULT_CANCEL_REASON: &str = "cancelled through the API";
 /// `POST /v1/runs`: the body is the plan, YAML or JSON.
 pub async fn submit(
     State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
@@ -67,7 +69,11 @@ pub async fn submit(
         };
         let written = state
             .consensus
-            .write_with_id(RequestId(format!("submit:{}:{key}", run.0)), command)
+            .write_audited(
+                Some(actor),
+                RequestId(format!("submit:{}:{key}", run.0)),
+                command,
+            )
             .await?;
         let answer = json!({ "id": run.0, "index": written.index });
         return Ok((StatusCode::CREATED, Json(answer)));
@@ -78,7 +84,7 @@ pub async fn submit(
             run: run.clone(),
             spec: spec.clone(),
         };
-        match state.consensus.write(command).await {
+        match state.consensus.write_as(actor.clone(), command).await {
             Ok(written) => {
                 tracing::info!(run = %run, tasks = spec.tasks.len(), "run submitted");
                 let answer = json!({ "id": run.0, "index": written.index });
@@ -217,6 +223,7 @@ pub struct CancelBody {
 /// `POST /v1/runs/{id}/cancel`: every unfinished task ends `cancelled`.
 pub async fn cancel(
     State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
@@ -239,7 +246,7 @@ pub async fn cancel(
         run: RunId(id.clone()),
         reason: reason.clone(),
     };
-    let written = state.consensus.write(command).await?;
+    let written = state.consensus.write_as(actor.clone(), command).await?;
     tracing::info!(run = %id, reason = %reason, "run cancelled");
     Ok(Json(json!({
         "id": id,
@@ -252,13 +259,14 @@ pub async fn cancel(
 /// `POST /v1/runs/{id}/tasks/{task}/approve`.
 pub async fn approve(
     State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
     Path((id, task)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let command = Command::ApproveTask {
         run: RunId(id.clone()),
         task: TaskId(task.clone()),
     };
-    let written = state.consensus.write(command).await?;
+    let written = state.consensus.write_as(actor.clone(), command).await?;
     tracing::info!(run = %id, task = %task, "task approved");
     Ok(Json(json!({
         "id": id,

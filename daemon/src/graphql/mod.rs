@@ -1,10 +1,10 @@
 //! `/graphql`: the catalog's GraphQL schema (`cortex-catalog`) over HTTP
 //! and websockets.
 //!
-//! | request | auth | answer |
+//! | request | role | answer |
 //! |---|---|---|
-//! | `POST /graphql` (JSON `{"query", "variables"?, "operationName"?}`) | token | the GraphQL response; 413 over 1 MiB |
-//! | `GET /graphql` with a websocket upgrade (`graphql-transport-ws`, or the older `graphql-ws`) | token in the `Authorization` header or in `connection_init`'s payload | subscriptions, queries and mutations |
+//! | `POST /graphql` (JSON `{"query", "variables"?, "operationName"?}`) | viewer; operator for mutations | the GraphQL response; 413 over 1 MiB |
+//! | `GET /graphql` with a websocket upgrade (`graphql-transport-ws`, or the older `graphql-ws`) | as `POST`, token in the `Authorization` header or in `connection_init`'s payload | subscriptions, queries and mutations |
 //! | `GET /graphql` otherwise | open | GraphiQL, a page that holds no data |
 //!
 //! Each `POST` is timed into `cortex_catalog_api_latency_seconds`; sockets
@@ -14,6 +14,10 @@
 //! in the `connection_init` payload as `{"Authorization": "Bearer <token>"}`
 //! or `{"token": "<token>"}`; without it the server closes the socket with
 //! 4403.
+//!
+//! The caller's [`Actor`] goes into the request's data: the catalog refuses
+//! mutations to a viewer (error code `FORBIDDEN`) and writes the others on
+//! the caller's behalf, so they are audited under its name.
 
 use async_graphql::http::{GraphiQLSource, ALL_WEBSOCKET_PROTOCOLS};
 use async_graphql::Data;
@@ -21,19 +25,19 @@ use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State, WebSocketUpgrade};
 use axum::handler::Handler;
-use axum::http::header::{AUTHORIZATION, UPGRADE};
-use axum::http::HeaderMap;
+use axum::http::header::UPGRADE;
 use axum::middleware;
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
 use cortex_catalog::limits::MAX_BODY_BYTES;
 use cortex_catalog::CatalogSchema;
+use cortex_consensus::audit::{Actor, Role};
 use cortex_consensus::ConsensusHandle;
 use prometheus_client::metrics::histogram::Histogram;
 
 use crate::api::error::ApiError;
-use crate::auth::{require_token, AdminToken};
+use crate::auth::{bearer, Access};
 use crate::metrics::time_request;
 
 /// The path the schema is served at.
@@ -43,34 +47,36 @@ const PATH: &str = "/graphql";
 #[derive(Clone)]
 struct Graphql {
     schema: CatalogSchema,
-    token: AdminToken,
+    access: Access,
 }
 
-/// The `/graphql` routes over `consensus`, with `token` guarding every
-/// operation and each query or mutation timed into `latency`.
+/// The `/graphql` routes over `consensus`: a viewer's token or better for
+/// every operation (`access`), each query or mutation timed into `latency`.
 pub fn router<S: Clone + Send + Sync + 'static>(
     consensus: ConsensusHandle,
-    token: AdminToken,
+    access: Access,
     latency: Histogram,
 ) -> Router<S> {
     let schema = cortex_catalog::schema(std::sync::Arc::new(consensus));
-    let execute_with_token = execute
-        .layer(middleware::from_fn_with_state(token.clone(), require_token))
-        .layer(middleware::from_fn_with_state(latency, time_request));
+    let execute_timed = execute.layer(middleware::from_fn_with_state(latency, time_request));
+    let post_route = Router::new().route(
+        PATH,
+        post(execute_timed).layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
+    );
     Router::new()
-        .route(
-            PATH,
-            get(page_or_socket)
-                .post(execute_with_token)
-                .layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
-        )
-        .with_state(Graphql { schema, token })
+        .route(PATH, get(page_or_socket))
+        .merge(access.guard(Role::Viewer, post_route))
+        .with_state(Graphql { schema, access })
 }
 
-/// Executes one query or mutation (the token was checked by the middleware).
-async fn execute(State(graphql): State<Graphql>, body: Bytes) -> Response {
+/// Executes one query or mutation for `actor` (found by the middleware).
+async fn execute(
+    State(graphql): State<Graphql>,
+    Extension(actor): Extension<Actor>,
+    body: Bytes,
+) -> Response {
     match serde_json::from_slice::<async_graphql::Request>(&body) {
-        Ok(request) => Json(graphql.schema.execute(request).await).into_response(),
+        Ok(request) => Json(graphql.schema.execute(request.data(actor)).await).into_response(),
         Err(e) => ApiError::bad_request(format!(
             "the body must be a GraphQL request in JSON ({{\"query\": ...}}): {e}"
         ))
@@ -111,22 +117,17 @@ async fn page_or_socket(State(graphql): State<Graphql>, request: Request) -> Res
             GraphQLWebSocket::new(socket, graphql.schema.clone(), protocol)
                 .on_connection_init(move |payload| async move {
                     let presented = header_token.or_else(|| payload_token(&payload));
-                    match presented {
-                        Some(token) if graphql.token.matches(&token) => Ok(Data::default()),
-                        _ => Err("missing or invalid admin token".into()),
+                    match presented.and_then(|token| graphql.access.actor_of(&token)) {
+                        Some(actor) => {
+                            let mut data = Data::default();
+                            data.insert(actor);
+                            Ok(data)
+                        }
+                        None => Err("missing or invalid token".into()),
                     }
                 })
                 .serve()
         })
-}
-
-/// The bearer token of an `Authorization` header.
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .map(str::trim)
 }
 
 /// The token of a `connection_init` payload: `Authorization` (or

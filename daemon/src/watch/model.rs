@@ -204,7 +204,8 @@ impl RunModel {
             | EventKind::RunSubmitted { .. }
             | EventKind::Lease { .. }
             | EventKind::Node { .. }
-            | EventKind::Catalog { .. } => {}
+            | EventKind::Catalog { .. }
+            | EventKind::Audit { .. } => {}
         }
     }
 

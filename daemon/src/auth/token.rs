@@ -1,22 +1,14 @@
-//! The admin API's bearer token: where it comes from and how it is checked.
+//! The admin token: where it comes from (`super::Access` checks requests
+//! against it).
 //!
 //! The token is a secret: it is never logged or printed (its `Debug` is
-//! redacted), files holding it are created readable by the owner only, and
-//! requests are compared in constant time.
+//! redacted) and files holding it are created readable by the owner only.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use axum::extract::{Request, State};
-use axum::http::header::AUTHORIZATION;
-use axum::middleware::Next;
-use axum::response::Response;
-use subtle::ConstantTimeEq;
-
-use crate::api::error::ApiError;
-
 /// Shortest token accepted, so a guessable one is refused at start.
-const MIN_TOKEN_LEN: usize = 16;
+pub const MIN_TOKEN_LEN: usize = 16;
 
 /// The admin bearer token.
 #[derive(Clone)]
@@ -113,11 +105,6 @@ impl AdminToken {
     pub fn expose(&self) -> &str {
         &self.0
     }
-
-    /// Whether `presented` is this token (compared in constant time).
-    pub fn matches(&self, presented: &str) -> bool {
-        self.0.as_bytes().ct_eq(presented.as_bytes()).into()
-    }
 }
 
 /// Writes `contents` to a new file readable only by its owner.
@@ -133,26 +120,6 @@ fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
         .open(path)?;
     file.write_all(contents)?;
     file.sync_all()
-}
-
-/// Axum middleware: lets a request through only with `Authorization: Bearer <token>`.
-pub async fn require_token(
-    State(token): State<AdminToken>,
-    request: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
-    let presented = request
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "));
-    match presented {
-        Some(presented) if token.matches(presented.trim()) => Ok(next.run(request).await),
-        Some(_) => Err(ApiError::unauthorized("invalid bearer token")),
-        None => Err(ApiError::unauthorized(
-            "missing bearer token (Authorization: Bearer <token>)",
-        )),
-    }
 }
 
 #[cfg(test)]
@@ -180,7 +147,7 @@ mod tests {
         assert_eq!(mode & 0o777, 0o600);
         let (again, source) = AdminToken::load(None, &path).unwrap();
         assert!(matches!(source, TokenSource::File(_)));
-        assert!(first.matches(again.expose()));
+        assert_eq!(first.expose(), again.expose());
     }
 
     #[test]

@@ -1,0 +1,196 @@
+//! Who a request comes from and whether its role may do what it asks.
+//!
+//! [`Access`] holds every token this daemon accepts. A presented token is
+//! compared with each of them in constant time, all of them every time, so
+//! neither timing nor the order of the file tells which one (or how much of
+//! one) matched. A missing or unknown token is 401; a known token whose role
+//! is too low is 403. The routes pick their role with [`Access::guard`].
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::http::HeaderMap;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::Router;
+use cortex_consensus::audit::{Actor, Role};
+use subtle::{Choice, ConstantTimeEq};
+
+use super::token::AdminToken;
+use super::tokens_file::{NamedToken, ADMIN_NAME};
+use crate::api::error::ApiError;
+
+/// The tokens this daemon accepts, and whether `/metrics` needs one.
+#[derive(Clone)]
+pub struct Access {
+    tokens: Arc<Vec<NamedToken>>,
+    metrics_need_token: bool,
+}
+
+impl std::fmt::Debug for Access {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Access")
+            .field("tokens", &self.tokens.len())
+            .field("metrics_need_token", &self.metrics_need_token)
+            .finish()
+    }
+}
+
+impl Access {
+    /// The admin token (acting as `admin`) and the named `tokens`.
+    pub fn new(admin: &AdminToken, tokens: Vec<NamedToken>) -> Access {
+        let mut all = vec![NamedToken {
+            actor: Actor {
+                name: ADMIN_NAME.to_string(),
+                role: Role::Admin,
+            },
+            secret: admin.expose().to_string(),
+        }];
+        all.extend(tokens);
+        Access {
+            tokens: Arc::new(all),
+            metrics_need_token: false,
+        }
+    }
+
+    /// Only the admin token.
+    pub fn admin_only(admin: &AdminToken) -> Access {
+        Access::new(admin, Vec::new())
+    }
+
+    /// Makes `/metrics` need a token (any role).
+    pub fn with_metrics_token(mut self, needed: bool) -> Access {
+        self.metrics_need_token = needed;
+        self
+    }
+
+    /// Whether `/metrics` needs a token.
+    pub fn metrics_need_token(&self) -> bool {
+        self.metrics_need_token
+    }
+
+    /// The actor whose token `presented` is, if any.
+    pub fn actor_of(&self, presented: &str) -> Option<Actor> {
+        let presented = presented.trim().as_bytes();
+        let mut found = None;
+        for token in self.tokens.iter() {
+            // No early exit: every token is compared whatever matched.
+            let same: Choice = token.secret.as_bytes().ct_eq(presented);
+            if bool::from(same) {
+                found = Some(token.actor.clone());
+            }
+        }
+        found
+    }
+
+    /// The actor of a request's `Authorization: Bearer` header; 401 without one.
+    pub fn authenticate(&self, headers: &HeaderMap) -> Result<Actor, ApiError> {
+        match bearer(headers) {
+            Some(presented) => self
+                .actor_of(presented)
+                .ok_or_else(|| ApiError::unauthorized("invalid bearer token")),
+            None => Err(ApiError::unauthorized(
+                "missing bearer token (Authorization: Bearer <token>)",
+            )),
+        }
+    }
+
+    /// `routes` let through only callers whose role is at least `role`; the
+    /// handlers find the [`Actor`] in the request's extensions.
+    pub fn guard<S: Clone + Send + Sync + 'static>(
+        &self,
+        role: Role,
+        routes: Router<S>,
+    ) -> Router<S> {
+        routes.route_layer(middleware::from_fn_with_state(
+            (self.clone(), role),
+            require_role,
+        ))
+    }
+}
+
+/// Axum middleware behind [`Access::guard`].
+async fn require_role(
+    State((access, needed)): State<(Access, Role)>,
+    mut request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let actor = access.authenticate(request.headers())?;
+    permit(&actor, needed)?;
+    request.extensions_mut().insert(actor);
+    Ok(next.run(request).await)
+}
+
+/// 403 unless `actor`'s role is at least `needed`.
+fn permit(actor: &Actor, needed: Role) -> Result<(), ApiError> {
+    if actor.role >= needed {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(format!(
+            "{} has the {} role; this needs {needed}",
+            actor.name, actor.role
+        )))
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::trim)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::tokens_file;
+
+    fn access() -> (Access, AdminToken) {
+        let admin = AdminToken::generate();
+        let named = tokens_file::parse(
+            "tokens:\n  - {name: eve, role: viewer, token: viewer-token-0123456}\n  \
+             - {name: ops, role: operator, token: operator-token-01234}\n",
+        )
+        .unwrap();
+        (Access::new(&admin, named), admin)
+    }
+
+    #[test]
+    fn each_token_is_its_actor() {
+        let (access, admin) = access();
+        let of = |t: &str| access.actor_of(t).map(|a| (a.name, a.role));
+        assert_eq!(of(admin.expose()), Some(("admin".into(), Role::Admin)));
+        assert_eq!(
+            of("viewer-token-0123456"),
+            Some(("eve".into(), Role::Viewer))
+        );
+        assert_eq!(
+            of(" operator-token-01234 "),
+            Some(("ops".into(), Role::Operator))
+        );
+        for wrong in ["", "viewer-token-012345", "viewer-token-01234567", "x"] {
+            assert_eq!(of(wrong), None, "{wrong:?}");
+        }
+        assert!(!format!("{access:?}").contains("token-0"));
+    }
+
+    #[test]
+    fn a_lower_role_is_forbidden_a_higher_one_permitted() {
+        let viewer = Actor {
+            name: "eve".into(),
+            role: Role::Viewer,
+        };
+        assert!(permit(&viewer, Role::Viewer).is_ok());
+        let error = permit(&viewer, Role::Operator).unwrap_err();
+        let response = axum::response::IntoResponse::into_response(error);
+        assert_eq!(response.status(), axum::http::StatusCode::FORBIDDEN);
+        let admin = Actor {
+            name: "root".into(),
+            role: Role::Admin,
+        };
+        assert!(permit(&admin, Role::Operator).is_ok());
+    }
+}
