@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use etcd_client::{Client, Compare, CompareOp, ConnectOptions, KvClient, Txn, TxnOp};
+use etcd_client::{Client, Compare, CompareOp, ConnectOptions, KvClient, Txn, TxnOp, TxnResponse};
 
 use super::{Balance, BudgetLedger, Reservation};
 use layout::{decode, encode, get_results, parse_amount, pool_key, reservation_key, Seen};
@@ -73,6 +73,26 @@ impl EtcdLedger {
             Some(seen) => Ok((*seen, false)),
             None => Ok((self.read(pool).await?, true)),
         }
+    }
+
+    /// If `response` committed, remembers `next` as `pool`'s value and
+    /// answers the revision it was written at.
+    fn committed(
+        &mut self,
+        pool: &str,
+        next: Balance,
+        response: &TxnResponse,
+    ) -> anyhow::Result<Option<i64>> {
+        if !response.succeeded() {
+            return Ok(None);
+        }
+        let revision = response.header().context("no header")?.revision();
+        let seen = Seen {
+            balance: next,
+            revision,
+        };
+        self.seen.insert(pool.to_string(), seen);
+        Ok(Some(revision))
     }
 
     fn lost_compare(&self) {
@@ -156,13 +176,7 @@ impl BudgetLedger for EtcdLedger {
                     TxnOp::get(held_key.clone(), None),
                 ]);
             let response = self.kv.txn(txn).await?;
-            if response.succeeded() {
-                let revision = response.header().context("no header")?.revision();
-                let now = Seen {
-                    balance: next,
-                    revision,
-                };
-                self.seen.insert(pool.to_string(), now);
+            if let Some(revision) = self.committed(pool, next, &response)? {
                 self.held.insert(id.to_string(), (amount, revision));
                 return Ok(Reservation::Reserved);
             }
@@ -218,13 +232,7 @@ impl BudgetLedger for EtcdLedger {
                     TxnOp::get(held_key.clone(), None),
                 ]);
             let response = self.kv.txn(txn).await?;
-            if response.succeeded() {
-                let revision = response.header().context("no header")?.revision();
-                let now = Seen {
-                    balance: next,
-                    revision,
-                };
-                self.seen.insert(pool.to_string(), now);
+            if self.committed(pool, next, &response)?.is_some() {
                 return Ok(());
             }
             let answers = response.op_responses();
