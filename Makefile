@@ -1,5 +1,5 @@
 # Every CI step is a local recipe too; .ci/run calls `make test`.
-.PHONY: dev test lint build chart image image-smoke chaos bench
+.PHONY: dev test lint build chart image image-smoke chaos bench fuzz
 
 # Build cortex, start the three-voter dev cluster and run the seed plan on it (Ctrl-C to stop).
 dev:
@@ -38,3 +38,9 @@ chaos:
 # Cortex against etcd and Redis on this machine, into bench/results.md (`make bench ARGS=--quick`: smoke run).
 bench:
 	bash scripts/bench.sh $(ARGS)
+
+# The fuzz targets (property tests on hostile input) with many more cases
+# than CI runs (256 each): `make fuzz CASES=100000`.
+fuzz:
+	PROPTEST_CASES=$(or $(CASES),20000) cargo nextest run --locked -p cortex-consensus -p cortex-agent -p cortex-catalog \
+		-E 'test(/never_panic|parses_to_something_bounded|refused_without_allocating|refused_or_decode/)'

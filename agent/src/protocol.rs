@@ -173,4 +173,30 @@ mod tests {
         let long = "é".repeat(MAX_LINE_BYTES);
         assert!(matches!(parse_line(&long), Line::Log(l) if l.len() <= MAX_LINE_BYTES));
     }
+
+    proptest::proptest! {
+        // Fuzzing: a worker printing anything never panics the parser, and
+        // what it keeps of a line is bounded. Longer runs: PROPTEST_CASES.
+        #[test]
+        fn any_line_parses_to_something_bounded(line in proptest::prelude::any::<String>()) {
+            bounded(parse_line(&line));
+        }
+
+        #[test]
+        fn protocol_shaped_lines_never_panic(
+            key in "(progress|message|tokens|input|output|checkpoint|result|handoff|asset|id|master|worker|command|budget)",
+            value in r#"(-?[0-9]{1,25}(\.[0-9]{1,5})?(e[0-9]{1,3})?|"[a-z]{0,8}"|null|true|\[\]|\{\}|\[1,"a"\]|\{"input":-1\})"#,
+        ) {
+            bounded(parse_line(&format!("{{\"{key}\": {value}}}")));
+            bounded(parse_line(&format!("{{\"{key}\": {{\"{key}\": {value}}}}}")));
+        }
+    }
+
+    fn bounded(line: Line) {
+        if let Line::Log(text) | Line::Checkpoint(text) | Line::Result(text) | Line::Asset(text) =
+            line
+        {
+            assert!(text.len() <= MAX_LINE_BYTES);
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! Tests of the schema over an in-memory state machine: every write goes
 //! through `State::apply` as a log entry would, without a cluster.
 
+mod fuzz;
 mod limits;
 mod mutations;
 mod queries;
