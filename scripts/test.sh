@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, clippy, then every test with nextest.
-# Installs what it needs (rustfmt, clippy, cargo-nextest, promtool, redis-server,
+# Installs what it needs (rustfmt, clippy, cargo-nextest, cargo-deny, promtool, redis-server,
 # etcd, protoc, python3 venv support) when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +15,10 @@ rustup show active-toolchain >/dev/null
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "== installing cargo-nextest"
   cargo install cargo-nextest --locked
+fi
+if ! cargo deny --version >/dev/null 2>&1; then
+  echo "== installing cargo-deny"
+  cargo install cargo-deny --locked
 fi
 
 # Whether $1 is here: a program on the PATH, or a file if it is a path.
@@ -74,6 +78,11 @@ fi
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
+
+# Licenses, banned and duplicate crates, sources (deny.toml). The advisory
+# database needs the network, which CI here does not have.
+echo "== cargo deny (licenses, bans, sources)"
+cargo deny --offline --locked check licenses bans sources
 
 echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
