@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::auth::rate::{DEFAULT_BURST, DEFAULT_PER_SECOND};
+
 /// Cortex: fault-tolerant runtime for teams of AI agents on Kubernetes.
 #[derive(Debug, Parser)]
 #[command(
@@ -150,6 +152,13 @@ pub struct DaemonArgs {
     /// Require a token (any role) for /metrics; it is open otherwise.
     #[arg(long, env = "CORTEX_METRICS_TOKEN")]
     pub metrics_token: bool,
+    /// Changes (API writes) each token may make per second, after a burst
+    /// of --change-burst; beyond, 429. Voters only.
+    #[arg(long, env = "CORTEX_CHANGE_RATE", default_value_t = DEFAULT_PER_SECOND, value_parser = clap::value_parser!(u32).range(1..))]
+    pub change_rate: u32,
+    /// Changes each token may make at once before --change-rate applies.
+    #[arg(long, env = "CORTEX_CHANGE_BURST", default_value_t = DEFAULT_BURST, value_parser = clap::value_parser!(u32).range(1..))]
+    pub change_burst: u32,
     /// This node's name in the cluster (the Kubernetes node name there).
     /// Defaults to `voter-<node-id>` on a voter and the host name on an agent.
     #[arg(long, env = "CORTEX_NODE_NAME")]

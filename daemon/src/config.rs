@@ -120,6 +120,8 @@ pub struct VoterConfig {
     pub tokens_file: Option<PathBuf>,
     /// Whether `/metrics` needs a token.
     pub metrics_token: bool,
+    /// Changes per second per token, and the burst.
+    pub change_rate: (u32, u32),
     /// Raft timing and compaction.
     pub tuning: Tuning,
     /// The node runtime (heartbeats, master roles, execution).
@@ -263,6 +265,7 @@ impl VoterConfig {
             admin_token_file: args.admin_token_file.clone(),
             tokens_file: args.tokens_file.clone(),
             metrics_token: args.metrics_token,
+            change_rate: (args.change_rate, args.change_burst),
             tuning: Tuning {
                 snapshot_every: args.snapshot_every,
                 keep_after_snapshot: (args.snapshot_every / 5).max(5),

@@ -13,6 +13,7 @@ use cortex_agent::RuntimeOptions;
 use cortex_consensus::node::Tuning;
 use cortex_consensus::NodeAddr;
 
+use crate::auth::rate::{DEFAULT_BURST, DEFAULT_PER_SECOND};
 use crate::auth::{Access, AdminToken, TokenSource};
 use crate::cli::DevArgs;
 use crate::client::{render_status, ApiClient};
@@ -159,6 +160,7 @@ fn voter_configs(args: &DevArgs) -> anyhow::Result<Vec<VoterConfig>> {
                 admin_token_file: None,
                 tokens_file: None,
                 metrics_token: false,
+                change_rate: (DEFAULT_PER_SECOND, DEFAULT_BURST),
                 tuning: Tuning::default(),
                 runtime: RuntimeOptions {
                     // The seed's control-plane nodes.

@@ -109,7 +109,10 @@ async fn run_daemon(args: DaemonArgs) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    let access = Access::new(&token, named).with_metrics_token(config.metrics_token);
+    let (per_second, burst) = config.change_rate;
+    let access = Access::new(&token, named)
+        .with_metrics_token(config.metrics_token)
+        .with_change_rate(per_second, burst);
     let observability = Observability::start(
         config.redis_url.as_ref(),
         std::slice::from_ref(&config.runtime.node_name),

@@ -5,7 +5,8 @@
 //! 403 (known token, too low a role), at or above it anything else. Then
 //! the audit trail names who changed what, GraphQL refuses a viewer's
 //! mutation, and a daemon given a bad tokens file refuses to start without
-//! echoing any token.
+//! echoing any token. Changes beyond a token's rate limit get 429 while
+//! reads and other tokens go on.
 
 use std::path::Path;
 use std::time::Duration;
@@ -306,4 +307,86 @@ fn a_bad_tokens_file_stops_the_daemon_with_every_problem_and_no_token() {
         !stderr.contains("leaked-secret") && !stderr.contains("tiny-tok"),
         "{stderr}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn changes_are_rate_limited_per_token_while_reads_and_other_tokens_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens.yaml");
+    std::fs::write(&tokens, TOKENS_FILE).unwrap();
+    let binary = Path::new(env!("CARGO_BIN_EXE_cortex"));
+    let args = [
+        "--tokens-file",
+        tokens.to_str().unwrap(),
+        "--change-rate",
+        "1",
+        "--change-burst",
+        "3",
+    ];
+    let cluster = ProcessCluster::start_with_args(binary, 1, &args).expect("start the daemon");
+    cluster.wait_ready(READY).await.expect("daemon ready");
+    let url = cluster.api_url(1);
+    let cancel = json!({ "reason": "test" });
+    let path = "/v1/runs/nope/cancel";
+
+    for _ in 0..3 {
+        let (status, body) = call(
+            &url,
+            Method::POST,
+            path,
+            Some(OPERATOR_TOKEN),
+            Some(&cancel),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "within the burst: {body}");
+    }
+    let response = Client::new()
+        .post(format!("{url}{path}"))
+        .bearer_auth(OPERATOR_TOKEN)
+        .json(&cancel)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(response.headers()["retry-after"], "1");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limited", "{body}");
+
+    // Reads, and other tokens' changes, are not held back.
+    let (status, _) = call(&url, Method::GET, "/v1/runs", Some(OPERATOR_TOKEN), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = call(
+        &url,
+        Method::PUT,
+        "/v1/kv/k",
+        Some(SECOND_ADMIN_TOKEN),
+        Some(&json!("v")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    // The admin token is never held to a rate.
+    for _ in 0..5 {
+        let (status, _) = call(
+            &url,
+            Method::PUT,
+            "/v1/kv/k",
+            Some(cluster.token()),
+            Some(&json!("v")),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+
+    // A second later the bucket holds one change again.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (status, body) = call(
+        &url,
+        Method::POST,
+        path,
+        Some(OPERATOR_TOKEN),
+        Some(&cancel),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    cluster.check_no_crash().expect("the daemon kept serving");
 }

@@ -4,7 +4,10 @@
 //!
 //! Each route needs a role (see `crate::auth`): a token of that role or a
 //! higher one (`viewer` < `operator` < `admin`); without a valid token 401,
-//! with too low a role 403. Changes are audited with the caller's name.
+//! with too low a role 403. Changes (the operator and admin routes but the
+//! audit trail) are audited with the caller's name and rate-limited per
+//! named token (not the admin token): 429 `rate_limited` with `Retry-After` beyond `--change-rate` a
+//! second after a burst of `--change-burst`.
 //!
 //! | route | role | what |
 //! |---|---|---|
@@ -111,8 +114,8 @@ pub fn router(
         .route("/v1/cluster/members", post(cluster::add_voter))
         .route("/v1/cluster/members/{id}", delete(cluster::remove_voter))
         .route("/v1/kv/{key}", put(kv::put).delete(kv::delete))
-        .route("/v1/pools/{pool}", put(pools::open))
-        .route("/v1/audit", get(audit::list));
+        .route("/v1/pools/{pool}", put(pools::open));
+    let audit_trail = Router::new().route("/v1/audit", get(audit::list));
     let metrics = if access.metrics_need_token() {
         access.guard(Role::Viewer, metrics.routes())
     } else {
@@ -123,8 +126,9 @@ pub fn router(
         .route("/readyz", get(health::readyz))
         .merge(metrics)
         .merge(access.guard(Role::Viewer, viewer))
-        .merge(access.guard(Role::Operator, operator))
-        .merge(access.guard(Role::Admin, admin))
+        .merge(access.guard_changes(Role::Operator, operator))
+        .merge(access.guard_changes(Role::Admin, admin))
+        .merge(access.guard(Role::Admin, audit_trail))
         .merge(graphql)
         .fallback(error::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -4,28 +4,34 @@
 //! compared with each of them in constant time, all of them every time, so
 //! neither timing nor the order of the file tells which one (or how much of
 //! one) matched. A missing or unknown token is 401; a known token whose role
-//! is too low is 403. The routes pick their role with [`Access::guard`].
+//! is too low is 403. The routes pick their role with [`Access::guard`];
+//! routes that change something also take from a named token's rate limit
+//! ([`Access::guard_changes`], `super::rate`).
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
-use axum::http::header::AUTHORIZATION;
-use axum::http::HeaderMap;
+use axum::http::header::{AUTHORIZATION, RETRY_AFTER};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::Router;
 use cortex_consensus::audit::{Actor, Role};
 use subtle::{Choice, ConstantTimeEq};
 
+use super::rate::{RateLimiter, DEFAULT_BURST, DEFAULT_PER_SECOND};
 use super::token::AdminToken;
 use super::tokens_file::{NamedToken, ADMIN_NAME};
 use crate::api::error::ApiError;
 
-/// The tokens this daemon accepts, and whether `/metrics` needs one.
+/// The tokens this daemon accepts, whether `/metrics` needs one, and the
+/// rate limits on changes.
 #[derive(Clone)]
 pub struct Access {
     tokens: Arc<Vec<NamedToken>>,
     metrics_need_token: bool,
+    changes: Arc<RateLimiter>,
 }
 
 impl std::fmt::Debug for Access {
@@ -33,6 +39,7 @@ impl std::fmt::Debug for Access {
         f.debug_struct("Access")
             .field("tokens", &self.tokens.len())
             .field("metrics_need_token", &self.metrics_need_token)
+            .field("changes", &self.changes)
             .finish()
     }
 }
@@ -51,7 +58,15 @@ impl Access {
         Access {
             tokens: Arc::new(all),
             metrics_need_token: false,
+            changes: Arc::new(RateLimiter::new(DEFAULT_PER_SECOND, DEFAULT_BURST)),
         }
+    }
+
+    /// Limits each named token to `per_second` changes a second after a
+    /// burst of `burst`.
+    pub fn with_change_rate(mut self, per_second: u32, burst: u32) -> Access {
+        self.changes = Arc::new(RateLimiter::new(per_second, burst));
+        self
     }
 
     /// Only the admin token.
@@ -103,23 +118,77 @@ impl Access {
         role: Role,
         routes: Router<S>,
     ) -> Router<S> {
-        routes.route_layer(middleware::from_fn_with_state(
-            (self.clone(), role),
-            require_role,
-        ))
+        self.guarded(role, false, routes)
+    }
+
+    /// Like [`Access::guard`] for routes that change something: each call
+    /// of a named token also takes from its rate limit (429 `rate_limited`
+    /// beyond).
+    pub fn guard_changes<S: Clone + Send + Sync + 'static>(
+        &self,
+        role: Role,
+        routes: Router<S>,
+    ) -> Router<S> {
+        self.guarded(role, true, routes)
+    }
+
+    fn guarded<S: Clone + Send + Sync + 'static>(
+        &self,
+        role: Role,
+        limited: bool,
+        routes: Router<S>,
+    ) -> Router<S> {
+        let guard = Guard {
+            access: self.clone(),
+            role,
+            limited,
+        };
+        routes.route_layer(middleware::from_fn_with_state(guard, require_role))
     }
 }
 
-/// Axum middleware behind [`Access::guard`].
-async fn require_role(
-    State((access, needed)): State<(Access, Role)>,
-    mut request: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
-    let actor = access.authenticate(request.headers())?;
-    permit(&actor, needed)?;
+/// What a group of routes needs.
+#[derive(Clone)]
+struct Guard {
+    access: Access,
+    role: Role,
+    /// Whether calls take from the caller's rate limit.
+    limited: bool,
+}
+
+/// Axum middleware behind [`Access::guard`] and [`Access::guard_changes`].
+async fn require_role(State(guard): State<Guard>, mut request: Request, next: Next) -> Response {
+    let actor = match guard.access.authenticate(request.headers()) {
+        Ok(actor) => actor,
+        Err(error) => return error.into_response(),
+    };
+    if let Err(error) = permit(&actor, guard.role) {
+        return error.into_response();
+    }
+    // The admin token operates the cluster (and drives the benchmarks); the
+    // named tokens programs use are the ones held to a rate.
+    if guard.limited && actor.name != ADMIN_NAME {
+        if let Err(wait) = guard.access.changes.take(&actor.name, Instant::now()) {
+            return rate_limited(&actor, wait);
+        }
+    }
     request.extensions_mut().insert(actor);
-    Ok(next.run(request).await)
+    next.run(request).await
+}
+
+/// 429 with the seconds to wait in `Retry-After`.
+fn rate_limited(actor: &Actor, wait: Duration) -> Response {
+    let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+    let message = format!(
+        "{} is over its rate limit for changes; retry in {seconds} s",
+        actor.name
+    );
+    let mut response =
+        ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message).into_response();
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from(seconds));
+    response
 }
 
 /// 403 unless `actor`'s role is at least `needed`.
