@@ -137,15 +137,23 @@ async fn call(
     )
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn each_role_reaches_exactly_its_routes_and_changes_are_audited_by_name() {
+/// One daemon with `TOKENS_FILE` and `extra_args`, ready; the directory
+/// holding the file lives as long as the returned guard.
+async fn start_with_tokens(extra_args: &[&str]) -> (tempfile::TempDir, ProcessCluster) {
     let dir = tempfile::tempdir().unwrap();
     let tokens = dir.path().join("tokens.yaml");
     std::fs::write(&tokens, TOKENS_FILE).unwrap();
+    let mut args = vec!["--tokens-file", tokens.to_str().unwrap()];
+    args.extend_from_slice(extra_args);
     let binary = Path::new(env!("CARGO_BIN_EXE_cortex"));
-    let args = ["--tokens-file", tokens.to_str().unwrap(), "--metrics-token"];
     let cluster = ProcessCluster::start_with_args(binary, 1, &args).expect("start the daemon");
     cluster.wait_ready(READY).await.expect("daemon ready");
+    (dir, cluster)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_role_reaches_exactly_its_routes_and_changes_are_audited_by_name() {
+    let (_dir, cluster) = start_with_tokens(&["--metrics-token"]).await;
     let url = cluster.api_url(1);
 
     let callers: [(&str, Option<&str>, Option<Role>); 6] = [
@@ -311,33 +319,23 @@ fn a_bad_tokens_file_stops_the_daemon_with_every_problem_and_no_token() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn changes_are_rate_limited_per_token_while_reads_and_other_tokens_go_on() {
-    let dir = tempfile::tempdir().unwrap();
-    let tokens = dir.path().join("tokens.yaml");
-    std::fs::write(&tokens, TOKENS_FILE).unwrap();
-    let binary = Path::new(env!("CARGO_BIN_EXE_cortex"));
-    let args = [
-        "--tokens-file",
-        tokens.to_str().unwrap(),
-        "--change-rate",
-        "1",
-        "--change-burst",
-        "3",
-    ];
-    let cluster = ProcessCluster::start_with_args(binary, 1, &args).expect("start the daemon");
-    cluster.wait_ready(READY).await.expect("daemon ready");
+    let args = ["--change-rate", "1", "--change-burst", "3"];
+    let (_dir, cluster) = start_with_tokens(&args).await;
     let url = cluster.api_url(1);
     let cancel = json!({ "reason": "test" });
     let path = "/v1/runs/nope/cancel";
-
-    for _ in 0..3 {
-        let (status, body) = call(
+    let cancel_as_operator = || {
+        call(
             &url,
             Method::POST,
             path,
             Some(OPERATOR_TOKEN),
             Some(&cancel),
         )
-        .await;
+    };
+
+    for _ in 0..3 {
+        let (status, body) = cancel_as_operator().await;
         assert_eq!(status, StatusCode::NOT_FOUND, "within the burst: {body}");
     }
     let response = Client::new()
@@ -379,14 +377,7 @@ async fn changes_are_rate_limited_per_token_while_reads_and_other_tokens_go_on()
 
     // A second later the bucket holds one change again.
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let (status, body) = call(
-        &url,
-        Method::POST,
-        path,
-        Some(OPERATOR_TOKEN),
-        Some(&cancel),
-    )
-    .await;
+    let (status, body) = cancel_as_operator().await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     cluster.check_no_crash().expect("the daemon kept serving");
 }
