@@ -5,7 +5,8 @@
 //! reconnects to another voter with its last cursor gets what it missed.
 //! Assets written through one voter are read on the others, survive a
 //! restart of the whole cluster from its snapshots and logs, and the CLI
-//! reads them; abusive requests are refused with a code.
+//! reads them; abusive requests are refused with a code. A node serves a
+//! bounded number of websockets and closes those that never authenticate.
 
 use std::path::Path;
 use std::time::Duration;
@@ -69,15 +70,20 @@ async fn add(cluster: &ProcessCluster, id: u64, input: Value) {
 struct Socket(WebSocketStream<MaybeTlsStream<TcpStream>>);
 
 impl Socket {
-    /// Connects to node `id` and sends `connection_init` with `token` in its payload.
-    async fn connect(cluster: &ProcessCluster, id: u64, token: &str) -> anyhow::Result<Socket> {
+    /// Opens a socket to node `id` without authenticating yet.
+    async fn open(cluster: &ProcessCluster, id: u64) -> anyhow::Result<Socket> {
         let url = format!("ws://{}/graphql", cluster.api_addr(id));
         let mut request = url.into_client_request()?;
         request
             .headers_mut()
             .insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse()?);
         let (stream, _) = tokio_tungstenite::connect_async(request).await?;
-        let mut socket = Socket(stream);
+        Ok(Socket(stream))
+    }
+
+    /// Connects to node `id` and sends `connection_init` with `token` in its payload.
+    async fn connect(cluster: &ProcessCluster, id: u64, token: &str) -> anyhow::Result<Socket> {
+        let mut socket = Socket::open(cluster, id).await?;
         socket
             .send(json!({ "type": "connection_init", "payload": { "token": token } }))
             .await?;
@@ -375,4 +381,46 @@ async fn assets_replicate_survive_a_restart_and_abuse_is_refused() {
         lineage.contains("asset-40") && !lineage.contains("asset-39"),
         "{lineage}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn websockets_are_capped_and_unauthenticated_ones_are_closed() {
+    const MAX_SOCKETS: usize = 256;
+    let binary = Path::new(env!("CARGO_BIN_EXE_cortex"));
+    let cluster = ProcessCluster::start_with_args(binary, 1, &[]).expect("start");
+    cluster.wait_ready(READY).await.expect("daemon ready");
+    let mut idle = Vec::new();
+    for _ in 0..MAX_SOCKETS {
+        idle.push(
+            Socket::open(&cluster, 1)
+                .await
+                .expect("a socket under the cap"),
+        );
+    }
+    match Socket::open(&cluster, 1).await {
+        Err(e) => assert!(e.to_string().contains("503"), "{e}"),
+        Ok(_) => panic!("a socket over the cap was accepted"),
+    }
+    // The daemon still answers everything else meanwhile.
+    let (status, _) = post(&cluster, 1, "{ stats { total } }", json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // None of them authenticated: the daemon closes them (after 10 s) and
+    // takes new sockets again.
+    let mut socket = wait_until(SEEN, "a socket once idle ones are closed", || async {
+        Socket::connect(&cluster, 1, cluster.token()).await
+    })
+    .await
+    .expect("the idle sockets are closed in time");
+    assert!(
+        idle[0].receive().await.is_err(),
+        "an idle socket was closed"
+    );
+    socket
+        .send(json!({ "type": "subscribe", "id": "1", "payload": { "query": "{ stats { total } }" } }))
+        .await
+        .unwrap();
+    let answer = socket.receive().await.unwrap();
+    assert_eq!(answer["payload"]["data"]["stats"]["total"], 0, "{answer}");
+    cluster.check_no_crash().expect("the daemon kept serving");
 }

@@ -7,6 +7,10 @@
 //! | `GET /graphql` with a websocket upgrade (`graphql-transport-ws`, or the older `graphql-ws`) | as `POST`, token in the `Authorization` header or in `connection_init`'s payload | subscriptions, queries and mutations |
 //! | `GET /graphql` otherwise | open | GraphiQL, a page that holds no data |
 //!
+//! A node serves at most [`MAX_SOCKETS`] websockets at once; another
+//! upgrade gets 503 `too_many_sockets` until one closes. A socket that has
+//! not authenticated within 10 s is closed.
+//!
 //! Each `POST` is timed into `cortex_catalog_api_latency_seconds`; sockets
 //! live as long as their subscriptions, so they are not.
 //!
@@ -19,6 +23,9 @@
 //! mutations to a viewer (error code `FORBIDDEN`) and writes the others on
 //! the caller's behalf, so they are audited under its name.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use async_graphql::http::{GraphiQLSource, ALL_WEBSOCKET_PROTOCOLS};
 use async_graphql::Data;
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
@@ -26,6 +33,7 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State, WebSocketUpgrade};
 use axum::handler::Handler;
 use axum::http::header::UPGRADE;
+use axum::http::StatusCode;
 use axum::middleware;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -35,6 +43,7 @@ use cortex_catalog::CatalogSchema;
 use cortex_consensus::audit::{Actor, Role};
 use cortex_consensus::ConsensusHandle;
 use prometheus_client::metrics::histogram::Histogram;
+use tokio::sync::{oneshot, Semaphore};
 
 use crate::api::error::ApiError;
 use crate::auth::{bearer, Access};
@@ -48,7 +57,14 @@ const PATH: &str = "/graphql";
 struct Graphql {
     schema: CatalogSchema,
     access: Access,
+    /// Open websockets, at most [`MAX_SOCKETS`].
+    sockets: Arc<Semaphore>,
 }
+
+/// Websockets one node serves at once; more get 503 `too_many_sockets`.
+pub const MAX_SOCKETS: usize = 256;
+/// How long a new websocket has to authenticate (`connection_init`).
+const INIT_DEADLINE: Duration = Duration::from_secs(10);
 
 /// The `/graphql` routes over `consensus`: a viewer's token or better for
 /// every operation (`access`), each query or mutation timed into `latency`.
@@ -66,7 +82,11 @@ pub fn router<S: Clone + Send + Sync + 'static>(
     Router::new()
         .route(PATH, get(page_or_socket))
         .merge(access.guard(Role::Viewer, post_route))
-        .with_state(Graphql { schema, access })
+        .with_state(Graphql {
+            schema,
+            access,
+            sockets: Arc::new(Semaphore::new(MAX_SOCKETS)),
+        })
 }
 
 /// Executes one query or mutation for `actor` (found by the middleware).
@@ -110,15 +130,27 @@ async fn page_or_socket(State(graphql): State<Graphql>, request: Request) -> Res
         Ok(upgrade) => upgrade,
         Err(rejection) => return rejection.into_response(),
     };
+    // Each socket holds a permit until it closes.
+    let Ok(permit) = graphql.sockets.clone().try_acquire_owned() else {
+        return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too_many_sockets",
+            format!("this node serves {MAX_SOCKETS} GraphQL websockets at most; try another node or later"),
+        )
+        .into_response();
+    };
     let header_token = bearer(&parts.headers).map(str::to_string);
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| {
-            GraphQLWebSocket::new(socket, graphql.schema.clone(), protocol)
+        .on_upgrade(move |socket| async move {
+            let _permit = permit;
+            let (authenticated, known) = oneshot::channel();
+            let serving = GraphQLWebSocket::new(socket, graphql.schema.clone(), protocol)
                 .on_connection_init(move |payload| async move {
                     let presented = header_token.or_else(|| payload_token(&payload));
                     match presented.and_then(|token| graphql.access.actor_of(&token)) {
                         Some(actor) => {
+                            let _ = authenticated.send(());
                             let mut data = Data::default();
                             data.insert(actor);
                             Ok(data)
@@ -126,7 +158,19 @@ async fn page_or_socket(State(graphql): State<Graphql>, request: Request) -> Res
                         None => Err("missing or invalid token".into()),
                     }
                 })
-                .serve()
+                .serve();
+            tokio::pin!(serving);
+            // A socket that does not authenticate in time is dropped, so
+            // idle unauthenticated sockets cannot hold every permit.
+            tokio::select! {
+                () = &mut serving => return,
+                known = tokio::time::timeout(INIT_DEADLINE, known) => {
+                    if !matches!(known, Ok(Ok(()))) {
+                        return;
+                    }
+                }
+            }
+            serving.await;
         })
 }
 
