@@ -126,17 +126,7 @@ impl ConsensusHandle {
     /// Replicates `command` and returns the state machine's answer. A
     /// rejection is returned as [`ConsensusError::Rejected`].
     pub async fn write(&self, command: Command) -> Result<Written, ConsensusError> {
-        self.write_with_id(RequestId::random(), command).await
-    }
-
-    /// Like [`Self::write`] with a caller-chosen idempotency key, so a
-    /// client's own retries are deduplicated too.
-    pub async fn write_with_id(
-        &self,
-        id: RequestId,
-        command: Command,
-    ) -> Result<Written, ConsensusError> {
-        self.write_audited(None, id, command).await
+        self.write_audited(None, RequestId::random(), command).await
     }
 
     /// [`Self::write`] on behalf of `actor`, who goes in the audit trail.
@@ -149,8 +139,9 @@ impl ConsensusHandle {
             .await
     }
 
-    /// Like [`Self::write_with_id`] on behalf of `actor`: applying it
-    /// appends to the audit trail, refused or not.
+    /// [`Self::write`] with a caller-chosen idempotency key, so a client's
+    /// own retries are deduplicated too, on behalf of `actor` if given:
+    /// applying it then appends to the audit trail, refused or not.
     pub async fn write_audited(
         &self,
         actor: Option<Actor>,

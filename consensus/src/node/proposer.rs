@@ -33,11 +33,9 @@ const MAX_BYTES: u64 = 256 * 1024;
 /// What a committed request answers: its entry's log index and its outcome.
 pub type Proposed = Result<(u64, Outcome), ConsensusError>;
 
-/// A write waiting to be proposed.
+/// A write waiting to be proposed; its time is stamped when it is.
 struct Waiting {
-    id: RequestId,
-    command: Command,
-    actor: Option<Actor>,
+    request: Request,
     size: u64,
     reply: oneshot::Sender<Proposed>,
 }
@@ -61,10 +59,14 @@ impl Proposer {
     pub async fn propose(&self, id: RequestId, command: Command, actor: Option<Actor>) -> Proposed {
         let size = encoded_len(&command).map_err(|e| ConsensusError::Codec(e.to_string()))?;
         let (reply, answer) = oneshot::channel();
-        let waiting = Waiting {
+        let request = Request {
             id,
+            time: ClusterTime::default(),
             command,
             actor,
+        };
+        let waiting = Waiting {
+            request,
             size,
             reply,
         };
@@ -118,15 +120,7 @@ async fn commit(raft: &Raft, batch: Vec<Waiting>) {
     let time = ClusterTime::now();
     let (requests, replies): (Vec<Request>, Vec<_>) = batch
         .into_iter()
-        .map(|w| {
-            let request = Request {
-                id: w.id,
-                time,
-                command: w.command,
-                actor: w.actor,
-            };
-            (request, w.reply)
-        })
+        .map(|w| (Request { time, ..w.request }, w.reply))
         .unzip();
     match raft.client_write(Batch(requests)).await {
         Ok(written) => {

@@ -6,8 +6,8 @@
 //! higher one (`viewer` < `operator` < `admin`); without a valid token 401,
 //! with too low a role 403. Changes (the operator and admin routes but the
 //! audit trail) are audited with the caller's name and rate-limited per
-//! named token (not the admin token): 429 `rate_limited` with `Retry-After` beyond `--change-rate` a
-//! second after a burst of `--change-burst`.
+//! named token (not the admin token): beyond `--change-rate` a second after
+//! a burst of `--change-burst`, 429 `rate_limited` with `Retry-After`.
 //!
 //! | route | role | what |
 //! |---|---|---|

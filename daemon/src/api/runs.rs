@@ -246,7 +246,7 @@ pub async fn cancel(
         run: RunId(id.clone()),
         reason: reason.clone(),
     };
-    let written = state.consensus.write_as(actor.clone(), command).await?;
+    let written = state.consensus.write_as(actor, command).await?;
     tracing::info!(run = %id, reason = %reason, "run cancelled");
     Ok(Json(json!({
         "id": id,
@@ -266,7 +266,7 @@ pub async fn approve(
         run: RunId(id.clone()),
         task: TaskId(task.clone()),
     };
-    let written = state.consensus.write_as(actor.clone(), command).await?;
+    let written = state.consensus.write_as(actor, command).await?;
     tracing::info!(run = %id, task = %task, "task approved");
     Ok(Json(json!({
         "id": id,

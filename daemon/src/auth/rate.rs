@@ -4,9 +4,9 @@
 //! Each caller may make `burst` changes at once and `per_second` more every
 //! second after that; beyond, the API answers 429 `rate_limited` with a
 //! `Retry-After`. Reads are not limited, nor is the admin token (it
-//! operates the cluster and drives the benchmarks). Buckets are keyed by the token's
-//! name, of which there are at most a few hundred (the tokens file's
-//! limit), so the map stays small.
+//! operates the cluster and drives the benchmarks). Buckets are keyed by
+//! the token's name, of which there are at most a few hundred (the tokens
+//! file's limit), so the map stays small.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
