@@ -8,12 +8,14 @@
 //!   doing right now.
 //! * The executors themselves — [`process`], [`llm`], the builtins in
 //!   `crate::builtin` — only do the work and describe it as protocol
-//!   [`Line`]s; they hold no policy.
+//!   [`Line`]s; they hold no policy. [`output`] reads what a worker prints
+//!   the same way for every executor whose worker is a program.
 
 pub mod activity;
 pub mod assets;
 pub mod attempt;
 pub mod llm;
+pub mod output;
 pub mod process;
 pub mod stream_json;
 pub mod supervisor;

@@ -9,16 +9,16 @@
 
 use std::process::Stdio;
 
-use cortex_consensus::plan::{OutputFormat, ProcessSpec};
+use cortex_consensus::plan::ProcessSpec;
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
+use tokio::io::{AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 
-use super::stream_json::StreamJson;
+use super::output::{LineReader, WorkerOutput};
 use super::{Context, Events, WrapUp};
-use crate::protocol::{parse_line, Line, MAX_LINE_BYTES};
+use crate::protocol::Line;
 
 /// Runs `spec` to its exit: `Ok` on status 0.
 pub async fn run(
@@ -41,20 +41,13 @@ pub async fn run(
     if let Some(stderr) = child.stderr.take() {
         tokio::spawn(forward_lines(stderr, false, lines_tx));
     }
-    let mut stream_json = StreamJson::default();
+    let mut output = WorkerOutput::new(spec.output);
     let mut asked_to_wrap_up = false;
     // Read until both streams close, then reap: nothing printed is lost.
     loop {
         tokio::select! {
             line = lines.recv() => match line {
-                Some((true, line)) => match spec.output {
-                    OutputFormat::Lines => events.send(parse_line(&line)),
-                    OutputFormat::StreamJson => {
-                        for event in stream_json.parse(&line) {
-                            events.send(event);
-                        }
-                    }
-                },
+                Some((true, line)) => output.take(&line, events),
                 Some((false, line)) => events.send(Line::Log(line)),
                 None => break,
             },
@@ -123,29 +116,16 @@ impl Drop for ProcessGroup {
     }
 }
 
-/// Forwards lines (lossy UTF-8, cut at [`MAX_LINE_BYTES`] so a worker
-/// printing without newlines cannot exhaust memory).
+/// Forwards the lines of one stream, tagged with whether it is stdout.
 async fn forward_lines(
     stream: impl AsyncRead + Unpin,
     stdout: bool,
     lines: mpsc::UnboundedSender<(bool, String)>,
 ) {
-    let mut reader = BufReader::new(stream);
-    let mut buffer = Vec::new();
-    loop {
-        buffer.clear();
-        let read = (&mut reader)
-            .take(MAX_LINE_BYTES as u64 + 1)
-            .read_until(b'\n', &mut buffer)
-            .await;
-        match read {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {
-                let line = String::from_utf8_lossy(&buffer).trim_end().to_string();
-                if lines.send((stdout, line)).is_err() {
-                    return;
-                }
-            }
+    let mut reader = LineReader::new(BufReader::new(stream));
+    while let Ok(Some(line)) = reader.next_line().await {
+        if lines.send((stdout, line)).is_err() {
+            return;
         }
     }
 }

@@ -1,11 +1,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use cortex_consensus::plan::TaskId;
+use cortex_consensus::plan::{OutputFormat, TaskId};
 use cortex_consensus::run::RunId;
 use tokio::sync::watch;
 
 use super::*;
+use crate::protocol::MAX_LINE_BYTES;
 
 fn context() -> Context {
     Context {
