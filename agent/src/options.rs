@@ -14,6 +14,11 @@ pub struct RuntimeOptions {
     pub capacity: u32,
     /// Whether this node executes attempts at all.
     pub execute: bool,
+    /// Namespace of the Jobs of `k8s-job` attempts whose plan names none;
+    /// `None` keeps that executor off on this node (its attempts fail with a
+    /// message saying how to turn it on), since it needs RBAC that a plain
+    /// install does not grant.
+    pub k8s_jobs_namespace: Option<String>,
     /// Heartbeat period.
     pub heartbeat: Duration,
     /// Silence after which the coordinator declares a node lost.
@@ -29,6 +34,7 @@ impl Default for RuntimeOptions {
             labels: BTreeMap::new(),
             capacity: 4,
             execute: true,
+            k8s_jobs_namespace: None,
             heartbeat: Duration::from_secs(1),
             node_timeout: Duration::from_secs(5),
             lease_ttl: Duration::from_secs(3),

@@ -82,9 +82,14 @@ impl NodeRuntime {
                 stopped.clone(),
             );
             followed = Some(assignments.clone());
+            let jobs = options
+                .k8s_jobs_namespace
+                .clone()
+                .map(executor::JobSite::from_environment);
             tasks.push(tokio::spawn(executor::supervise(
                 control,
                 options.node_name.clone(),
+                jobs,
                 assignments,
                 telemetry,
                 stopped,

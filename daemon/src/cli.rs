@@ -172,6 +172,11 @@ pub struct DaemonArgs {
     /// Do not execute attempts on this node (it still votes and schedules).
     #[arg(long, env = "CORTEX_NO_EXECUTE")]
     pub no_execute: bool,
+    /// Run `k8s-job` attempts as Kubernetes Jobs, in this namespace when
+    /// the plan names none. Off without it: such attempts fail. The daemon's
+    /// credentials (its service account in a pod) must allow Jobs there.
+    #[arg(long, env = "CORTEX_K8S_JOBS_NAMESPACE", value_name = "NAMESPACE")]
+    pub k8s_jobs_namespace: Option<String>,
     /// Milliseconds of silence after which a node is declared lost.
     #[arg(long, env = "CORTEX_NODE_TIMEOUT_MS", default_value_t = 5000)]
     pub node_timeout_ms: u64,

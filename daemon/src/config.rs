@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use cortex_agent::RuntimeOptions;
 use cortex_consensus::node::Tuning;
+use cortex_consensus::plan::executor::kube_syntax;
 use cortex_consensus::{NodeAddr, NodeId};
 
 use crate::cli::{DaemonArgs, Role};
@@ -96,6 +97,9 @@ pub enum ConfigError {
         /// The I/O error.
         reason: String,
     },
+    /// --k8s-jobs-namespace is not a namespace name.
+    #[error("--k8s-jobs-namespace: {0}")]
+    BadJobsNamespace(String),
     /// --redis-url is not a usable Redis URL (shown without its password).
     #[error(transparent)]
     BadRedisUrl(#[from] BadRedisUrl),
@@ -284,6 +288,7 @@ fn runtime_options(args: &DaemonArgs, node_name: String) -> Result<RuntimeOption
         labels: parse_labels(&args.labels)?,
         capacity: args.capacity,
         execute: !args.no_execute,
+        k8s_jobs_namespace: jobs_namespace(args)?,
         heartbeat: Duration::from_millis((args.node_timeout_ms / 5).clamp(200, 1_000)),
         node_timeout: Duration::from_millis(in_range(
             "--node-timeout-ms",
@@ -298,6 +303,18 @@ fn runtime_options(args: &DaemonArgs, node_name: String) -> Result<RuntimeOption
             60_000,
         )?),
     })
+}
+
+/// --k8s-jobs-namespace, checked (an empty value, as a chart may render,
+/// leaves the executor off).
+fn jobs_namespace(args: &DaemonArgs) -> Result<Option<String>, ConfigError> {
+    let Some(namespace) = args.k8s_jobs_namespace.as_deref().filter(|n| !n.is_empty()) else {
+        return Ok(None);
+    };
+    match kube_syntax::dns_label_problem(namespace) {
+        Some(problem) => Err(ConfigError::BadJobsNamespace(problem)),
+        None => Ok(Some(namespace.to_string())),
+    }
 }
 
 /// --redis-url, checked (not connected to: Redis may come later).
@@ -547,6 +564,44 @@ mod tests {
             VoterConfig::from_args(&args),
             Err(ConfigError::NotAVoterNode(name)) if name == "k3s-worker01"
         ));
+    }
+
+    #[test]
+    fn the_k8s_job_executor_is_on_only_with_a_valid_namespace() {
+        let agent = |extra: &[&str]| {
+            let mut args = vec![
+                "--role",
+                "agent",
+                "--voters",
+                "1=a:7710",
+                "--node-name",
+                "w1",
+            ];
+            args.extend_from_slice(extra);
+            AgentConfig::from_args(&daemon_args(&args).unwrap())
+        };
+        assert_eq!(agent(&[]).unwrap().runtime.k8s_jobs_namespace, None);
+        assert_eq!(
+            agent(&["--k8s-jobs-namespace", ""])
+                .unwrap()
+                .runtime
+                .k8s_jobs_namespace,
+            None,
+            "an empty value (an unset chart value) leaves it off"
+        );
+        let on = agent(&["--k8s-jobs-namespace", "cortex-jobs"]).unwrap();
+        assert_eq!(
+            on.runtime.k8s_jobs_namespace.as_deref(),
+            Some("cortex-jobs")
+        );
+        let error = agent(&["--k8s-jobs-namespace", "Cortex_Jobs"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error
+                .starts_with("--k8s-jobs-namespace: \"Cortex_Jobs\" is not a valid namespace name"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::activity::{Activity, ACTIVITY_EVERY};
 use super::assets::AssetSink;
-use super::{execute, AttemptKey, Context, Events};
+use super::{execute, AttemptKey, Context, Events, JobSite};
 use crate::control::Control;
 use crate::protocol::Line;
 use crate::telemetry::Telemetry;
@@ -112,12 +112,14 @@ async fn unless_cancelled<T>(
     }
 }
 
-/// Runs `assignment` on `node` until it ends or `cancelled` turns true (the
-/// attempt was fenced: nothing is reported then). Sends its key on `done`.
+/// Runs `assignment` on `node` (its `k8s-job` attempts at `jobs`) until it
+/// ends or `cancelled` turns true (the attempt was fenced: nothing is
+/// reported then). Sends its key on `done`.
 pub async fn run(
     control: Control,
     assignment: Assignment,
     node: String,
+    jobs: Option<JobSite>,
     telemetry: Telemetry,
     mut cancelled: watch::Receiver<bool>,
     done: mpsc::UnboundedSender<AttemptKey>,
@@ -155,7 +157,13 @@ pub async fn run(
     let mut capped = false;
     let mut tick = tokio::time::interval(PROGRESS_EVERY);
     let mut activity_tick = tokio::time::interval(ACTIVITY_EVERY);
-    let work = execute(&assignment.executor, &context, &events, wrapping_up);
+    let work = execute(
+        &assignment.executor,
+        &context,
+        jobs.as_ref(),
+        &events,
+        wrapping_up,
+    );
     // Leaving this block drops the work, which stops it; what it said
     // before stopping still counts.
     let ending = {

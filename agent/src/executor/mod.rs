@@ -6,14 +6,16 @@
 //!   and the final report, whatever the executor; [`assets`] writes what
 //!   it discovers to the catalog; [`activity`] shows watchers what it is
 //!   doing right now.
-//! * The executors themselves — [`process`], [`llm`], the builtins in
-//!   `crate::builtin` — only do the work and describe it as protocol
-//!   [`Line`]s; they hold no policy. [`output`] reads what a worker prints
-//!   the same way for every executor whose worker is a program.
+//! * The executors themselves — [`process`], [`llm`], [`k8s_job`], the
+//!   builtins in `crate::builtin` — only do the work and describe it as
+//!   protocol [`Line`]s; they hold no policy. [`output`] reads what a
+//!   worker prints (a process's stdout, a Job's pod log) the same way for
+//!   all of them.
 
 pub mod activity;
 pub mod assets;
 pub mod attempt;
+pub mod k8s_job;
 pub mod llm;
 pub mod output;
 pub mod process;
@@ -30,6 +32,7 @@ use tokio::sync::{mpsc, watch};
 use crate::metrics::WorkerMetrics;
 use crate::protocol::Line;
 
+pub use k8s_job::JobSite;
 pub use supervisor::supervise;
 
 /// An attempt's identity: run, task and attempt number.
@@ -129,10 +132,13 @@ impl Events {
 pub type WrapUp = watch::Receiver<bool>;
 
 /// Runs `executor` to its end: `Ok` if the work succeeded, `Err` with the
-/// reason otherwise. Dropping the future stops the work (processes killed).
+/// reason otherwise. Dropping the future stops the work (processes killed,
+/// Jobs deleted). `jobs` is where this node runs `k8s-job` attempts; a node
+/// without one refuses them.
 pub async fn execute(
     executor: &ExecutorSpec,
     context: &Context,
+    jobs: Option<&JobSite>,
     events: &Events,
     wrap_up: WrapUp,
 ) -> Result<(), String> {
@@ -140,5 +146,9 @@ pub async fn execute(
         ExecutorSpec::Process(spec) => process::run(spec, context, events, wrap_up).await,
         ExecutorSpec::Llm(spec) => llm::run(spec, context, events).await,
         ExecutorSpec::Builtin(spec) => crate::builtin::run(spec, context, events).await,
+        ExecutorSpec::K8sJob(spec) => match jobs {
+            Some(site) => k8s_job::run(spec, context, site, events, wrap_up).await,
+            None => Err(k8s_job::not_enabled(&context.node)),
+        },
     }
 }

@@ -14,14 +14,16 @@ use std::collections::{HashMap, HashSet};
 
 use tokio::sync::{mpsc, watch};
 
-use super::{attempt, AttemptKey};
+use super::{attempt, AttemptKey, JobSite};
 use crate::control::{Assignments, Control};
 use crate::telemetry::Telemetry;
 
-/// Runs until `stop` turns true, then stops every attempt.
+/// Runs until `stop` turns true, then stops every attempt. `k8s-job`
+/// attempts run at `jobs`, if this node has one.
 pub async fn supervise(
     control: Control,
     node: String,
+    jobs: Option<JobSite>,
     mut assignments: Assignments,
     telemetry: Telemetry,
     mut stop: watch::Receiver<bool>,
@@ -49,6 +51,7 @@ pub async fn supervise(
                 control.clone(),
                 assignment.clone(),
                 node.clone(),
+                jobs.clone(),
                 telemetry.clone(),
                 cancelled,
                 done_tx.clone(),

@@ -22,6 +22,7 @@ async fn openai_call_settles_the_servers_usage_exactly() {
     let result = execute(
         &ExecutorSpec::Llm(spec.clone()),
         &context,
+        None,
         &events,
         wrapping_up,
     )

@@ -30,7 +30,10 @@ mod tests;
 
 pub use decode::{API_VERSION, KIND};
 pub use error::{PlanError, PlanErrors};
-pub use executor::{BuiltinSpec, KubeTarget, LlmApi, LlmSpec, OutputFormat, ProcessSpec};
+pub use executor::{
+    BuiltinSpec, JobResources, K8sJobSpec, KubeTarget, LlmApi, LlmSpec, OutputFormat, ProcessSpec,
+    ResourceAmounts, SecretKeyRef,
+};
 pub use limits::{MAX_PLAN_BYTES, MAX_TASKS};
 pub use spec::{
     BudgetSpec, DependencyPolicy, ExecutorSpec, MasterPools, MasterRole, Placement, Priority,

@@ -1,8 +1,10 @@
 //! Tests of the plan format: the example plan, defaults, phases, YAML/JSON
 //! equivalence and apply-time validation here; one test per validation rule
-//! in `tests/rules.rs`; never-panics properties in `tests/prop.rs`.
+//! in `tests/rules.rs`; the `k8s-job` executor's fields in
+//! `tests/k8s_job.rs`; never-panics properties in `tests/prop.rs`.
 
 mod documents;
+mod k8s_job;
 mod prop;
 mod rules;
 

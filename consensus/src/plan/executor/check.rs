@@ -1,11 +1,16 @@
 //! Limits on executor settings, checked by `RunSpec::validate` (so again on
-//! apply): everything here ends up in argv, environment, HTTP requests or
-//! file paths on some node, and in every voter's memory.
+//! apply): everything here ends up in argv, environment, HTTP requests,
+//! Kubernetes objects or file paths on some node, and in every voter's
+//! memory.
 
 use super::super::error::{field, index, Report};
 use super::super::limits::{MAX_ARG_BYTES, MAX_COMMAND_ARGS, MAX_ENV_ENTRIES, MAX_PROMPT_BYTES};
 use super::super::validate::{check_bytes, check_count};
-use super::{BuiltinSpec, ExecutorSpec, KubeTarget, LlmSpec, ProcessSpec};
+use super::kube_syntax::{
+    dns_label_problem, dns_subdomain_problem, env_name_problem, image_problem, quantity_problem,
+    secret_key_problem,
+};
+use super::{BuiltinSpec, ExecutorSpec, K8sJobSpec, KubeTarget, LlmSpec, ProcessSpec};
 
 /// Checks `executor` (at `path`, e.g. `spec.tasks[2].executor`).
 pub(crate) fn check_executor(executor: &ExecutorSpec, path: &str, r: &mut Report) {
@@ -14,6 +19,7 @@ pub(crate) fn check_executor(executor: &ExecutorSpec, path: &str, r: &mut Report
         ExecutorSpec::Process(process) => check_process(process, &path, r),
         ExecutorSpec::Llm(llm) => check_llm(llm, &path, r),
         ExecutorSpec::Builtin(builtin) => check_builtin(builtin, &path, r),
+        ExecutorSpec::K8sJob(job) => check_k8s_job(job, &path, r),
     }
 }
 
@@ -47,6 +53,68 @@ fn check_process(process: &ProcessSpec, path: &str, r: &mut Report) {
     }
     if let Some(dir) = &process.workdir {
         check_path(dir, &field(path, "workdir"), r);
+    }
+}
+
+fn check_k8s_job(job: &K8sJobSpec, path: &str, r: &mut Report) {
+    let problem = |r: &mut Report, at: String, problem: Option<String>| {
+        if let Some(problem) = problem {
+            r.push(at, problem);
+        }
+    };
+    problem(r, field(path, "image"), image_problem(&job.image));
+    let command = field(path, "command");
+    check_list(&job.command, &command, r);
+    for (i, element) in job.command.iter().enumerate() {
+        if element.is_empty() {
+            r.push(
+                index(&command, i),
+                "must not be empty (an empty argument belongs in args)",
+            );
+        }
+    }
+    check_list(&job.args, &field(path, "args"), r);
+    let env_path = field(path, "env");
+    let secret_path = field(path, "secretEnv");
+    check_count(
+        job.env.len() + job.secret_env.len(),
+        &env_path,
+        MAX_ENV_ENTRIES,
+        "variables (env and secretEnv together)",
+        r,
+    );
+    for (name, value) in &job.env {
+        let entry = field(&env_path, name);
+        problem(r, entry.clone(), env_name_problem(name));
+        check_bytes(value, &entry, r);
+    }
+    for (name, source) in &job.secret_env {
+        let entry = field(&secret_path, name);
+        problem(r, entry.clone(), env_name_problem(name));
+        if job.env.contains_key(name) {
+            r.push(&entry, "is also set in env; give each variable once");
+        }
+        problem(
+            r,
+            field(&entry, "secret"),
+            dns_subdomain_problem(&source.secret),
+        );
+        problem(r, field(&entry, "key"), secret_key_problem(&source.key));
+    }
+    if let Some(namespace) = &job.namespace {
+        problem(r, field(path, "namespace"), dns_label_problem(namespace));
+    }
+    let resources = field(path, "resources");
+    for (kind, amounts) in [
+        ("requests", &job.resources.requests),
+        ("limits", &job.resources.limits),
+    ] {
+        let at = field(&resources, kind);
+        for (name, quantity) in [("cpu", &amounts.cpu), ("memory", &amounts.memory)] {
+            if let Some(quantity) = quantity {
+                problem(r, field(&at, name), quantity_problem(quantity));
+            }
+        }
     }
 }
 

@@ -3,15 +3,20 @@
 //! Every key is checked against the kind's list, so a misspelt option is an
 //! error with its path rather than a silently ignored setting.
 
+use std::collections::BTreeMap;
+
 use super::super::error::{field, Report};
 use super::super::fields::{
-    choice, duration_ms, object, string, string_list, string_map, uint, uint32,
+    choice, duration_ms, object, string, string_list, string_map, uint, uint32, Object,
 };
 use super::super::tree::Node;
-use super::{BuiltinSpec, ExecutorSpec, KubeTarget, LlmApi, LlmSpec, OutputFormat, ProcessSpec};
+use super::{
+    BuiltinSpec, ExecutorSpec, JobResources, K8sJobSpec, KubeTarget, LlmApi, LlmSpec, OutputFormat,
+    ProcessSpec, ResourceAmounts, SecretKeyRef,
+};
 
 /// The executor kinds this version runs.
-const SUPPORTED_EXECUTORS: &str = "\"process\", \"llm\", \"builtin\"";
+const SUPPORTED_EXECUTORS: &str = "\"process\", \"llm\", \"builtin\", \"k8s-job\"";
 
 const PROCESS_KEYS: &[&str] = &["command", "env", "workdir", "output"];
 const LLM_KEYS: &[&str] = &[
@@ -24,6 +29,16 @@ const LLM_KEYS: &[&str] = &[
     "apiKeyFile",
 ];
 const KUBE_KEYS: &[&str] = &["kubeconfig", "context", "namespaces"];
+const K8S_JOB_KEYS: &[&str] = &[
+    "image",
+    "command",
+    "args",
+    "env",
+    "secretEnv",
+    "namespace",
+    "resources",
+    "output",
+];
 
 const OUTPUTS: &[(&str, OutputFormat)] = &[
     ("lines", OutputFormat::Lines),
@@ -70,6 +85,7 @@ pub(crate) fn decode_executor(node: &Node, path: &str, r: &mut Report) -> Option
         "process" => decode_process(value, &kind_path, r),
         "llm" => decode_llm(value, &kind_path, r),
         "builtin" => decode_builtin(value, &kind_path, r),
+        "k8s-job" => decode_k8s_job(value, &kind_path, r),
         _ => {
             r.push(
                 kind_path,
@@ -95,10 +111,7 @@ fn decode_process(node: &Node, path: &str, r: &mut Report) -> Option<ExecutorSpe
     let workdir = obj
         .get("workdir")
         .and_then(|v| string(v, &obj.path("workdir"), r));
-    let output = match obj.get("output") {
-        Some(v) => choice(v, &obj.path("output"), "output format", OUTPUTS, r)?,
-        None => OutputFormat::Lines,
-    };
+    let output = output(&obj, r)?;
     Some(ExecutorSpec::Process(ProcessSpec {
         command: command?,
         env,
@@ -215,7 +228,7 @@ fn decode_builtin(node: &Node, path: &str, r: &mut Report) -> Option<ExecutorSpe
     Some(ExecutorSpec::Builtin(builtin))
 }
 
-fn kube_target(obj: &super::super::fields::Object<'_>, r: &mut Report) -> Option<KubeTarget> {
+fn kube_target(obj: &Object<'_>, r: &mut Report) -> Option<KubeTarget> {
     let text = |key: &str, r: &mut Report| obj.get(key).and_then(|v| string(v, &obj.path(key), r));
     let kubeconfig = text("kubeconfig", r);
     let context = text("context", r);
@@ -228,4 +241,133 @@ fn kube_target(obj: &super::super::fields::Object<'_>, r: &mut Report) -> Option
         context,
         namespaces,
     })
+}
+
+fn output(obj: &Object<'_>, r: &mut Report) -> Option<OutputFormat> {
+    match obj.get("output") {
+        Some(v) => choice(v, &obj.path("output"), "output format", OUTPUTS, r),
+        None => Some(OutputFormat::Lines),
+    }
+}
+
+fn decode_k8s_job(node: &Node, path: &str, r: &mut Report) -> Option<ExecutorSpec> {
+    let obj = object(node, path, K8S_JOB_KEYS, r)?;
+    let image = obj
+        .required("image", r)
+        .and_then(|v| string(v, &obj.path("image"), r));
+    let list = |key: &str, r: &mut Report| match obj.get(key) {
+        Some(v) => string_list(v, &obj.path(key), r),
+        None => Some(Vec::new()),
+    };
+    let command = list("command", r);
+    let args = list("args", r);
+    let env = match obj.get("env") {
+        Some(v) => string_map(v, &obj.path("env"), r),
+        None => Some(BTreeMap::new()),
+    };
+    let secret_env = match obj.get("secretEnv") {
+        Some(v) => secret_env(v, &obj.path("secretEnv"), r),
+        None => Some(BTreeMap::new()),
+    };
+    let namespace = obj
+        .get("namespace")
+        .and_then(|v| string(v, &obj.path("namespace"), r));
+    let resources = match obj.get("resources") {
+        Some(v) => resources(v, &obj.path("resources"), r),
+        None => Some(JobResources::default()),
+    };
+    let output = output(&obj, r);
+    Some(ExecutorSpec::K8sJob(Box::new(K8sJobSpec {
+        image: image?,
+        command: command?,
+        args: args?,
+        env: env?,
+        secret_env: secret_env?,
+        namespace,
+        resources: resources?,
+        output: output?,
+    })))
+}
+
+/// `secretEnv: {VARIABLE: {secret: NAME, key: KEY}, ...}`.
+fn secret_env(node: &Node, path: &str, r: &mut Report) -> Option<BTreeMap<String, SecretKeyRef>> {
+    let Node::Map(entries) = node else {
+        r.push(
+            path,
+            format!(
+                "must be a mapping of variable names to {{secret: NAME, key: KEY}}, got {}",
+                node.kind()
+            ),
+        );
+        return None;
+    };
+    let mut out = BTreeMap::new();
+    let mut ok = true;
+    for (name, value) in entries {
+        let Some(obj) = object(value, &field(path, name), &["secret", "key"], r) else {
+            ok = false;
+            continue;
+        };
+        let mut text = |key: &str| {
+            obj.required(key, r)
+                .and_then(|v| string(v, &obj.path(key), r))
+        };
+        match (text("secret"), text("key")) {
+            (Some(secret), Some(key)) => {
+                out.insert(name.clone(), SecretKeyRef { secret, key });
+            }
+            _ => ok = false,
+        }
+    }
+    ok.then_some(out)
+}
+
+/// `resources: {requests: {cpu, memory}, limits: {cpu, memory}}`.
+fn resources(node: &Node, path: &str, r: &mut Report) -> Option<JobResources> {
+    let obj = object(node, path, &["requests", "limits"], r)?;
+    let mut amounts = |key: &str| match obj.get(key) {
+        Some(v) => amounts(v, &obj.path(key), r),
+        None => Some(ResourceAmounts::default()),
+    };
+    let requests = amounts("requests");
+    let limits = amounts("limits");
+    Some(JobResources {
+        requests: requests?,
+        limits: limits?,
+    })
+}
+
+fn amounts(node: &Node, path: &str, r: &mut Report) -> Option<ResourceAmounts> {
+    let obj = object(node, path, &["cpu", "memory"], r)?;
+    // `Some(None)`: not given; `None`: given but wrong (reported).
+    let mut quantity = |key: &str| match obj.get(key) {
+        Some(v) => quantity(v, &obj.path(key), r).map(Some),
+        None => Some(None),
+    };
+    let cpu = quantity("cpu");
+    let memory = quantity("memory");
+    Some(ResourceAmounts {
+        cpu: cpu?,
+        memory: memory?,
+    })
+}
+
+/// A quantity as text: YAML reads `cpu: 2` or `cpu: 0.5` as numbers, which
+/// are quantities too; the syntax is checked with the rest of the limits.
+fn quantity(node: &Node, path: &str, r: &mut Report) -> Option<String> {
+    match node {
+        Node::Str(text) => Some(text.clone()),
+        Node::Int(n) => Some(n.to_string()),
+        Node::Float(x) => Some(x.to_string()),
+        other => {
+            r.push(
+                path,
+                format!(
+                    "must be a quantity such as \"500m\", \"2\" or \"256Mi\", got {}",
+                    other.kind()
+                ),
+            );
+            None
+        }
+    }
 }

@@ -6,12 +6,16 @@
 //!   endpoint, capped by the attempt's reservation.
 //! * `builtin`: work shipped with Cortex (discovery, security audit, test
 //!   helpers).
+//! * `k8s-job`: a container run as a Kubernetes Job, speaking the same
+//!   line protocol on its log as a `process` worker on stdout.
 //!
 //! These are plain data; the agent crate runs them. Decoding from the plan
-//! document lives in [`decode`], limits in [`check`].
+//! document lives in [`decode`], limits in [`check`] and, for the
+//! Kubernetes names and quantities of `k8s-job`, [`kube_syntax`].
 
 mod check;
 pub(crate) mod decode;
+pub mod kube_syntax;
 
 use std::collections::BTreeMap;
 
@@ -29,15 +33,19 @@ pub enum ExecutorSpec {
     Llm(LlmSpec),
     /// Runs work built into Cortex.
     Builtin(BuiltinSpec),
+    /// Runs a container as a Kubernetes Job (boxed: by far the largest
+    /// kind, and tasks of the others should not carry its size).
+    K8sJob(Box<K8sJobSpec>),
 }
 
 impl ExecutorSpec {
-    /// The plan name of this kind (`process`, `llm`, `builtin`).
+    /// The plan name of this kind (`process`, `llm`, `builtin`, `k8s-job`).
     pub fn kind(&self) -> &'static str {
         match self {
             ExecutorSpec::Process(_) => "process",
             ExecutorSpec::Llm(_) => "llm",
             ExecutorSpec::Builtin(_) => "builtin",
+            ExecutorSpec::K8sJob(_) => "k8s-job",
         }
     }
 
@@ -63,6 +71,64 @@ pub struct ProcessSpec {
     pub workdir: Option<String>,
     /// What its stdout speaks.
     pub output: OutputFormat,
+}
+
+/// A container run to completion as a Kubernetes Job (`batch/v1`), in the
+/// namespace the plan names or the one the executing daemon was given.
+///
+/// Nothing secret belongs here: the plan is replicated to every voter and
+/// shown by the API. Secrets reach the container through [`secret_env`],
+/// which names a Kubernetes Secret and key that the kubelet resolves; no
+/// Cortex process ever reads the value.
+///
+/// [`secret_env`]: K8sJobSpec::secret_env
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct K8sJobSpec {
+    /// Container image reference (`[registry[:port]/]repository[:tag][@digest]`).
+    pub image: String,
+    /// Replaces the image's entrypoint when not empty (Kubernetes `command`).
+    pub command: Vec<String>,
+    /// Arguments to the entrypoint or `command` (Kubernetes `args`).
+    pub args: Vec<String>,
+    /// Extra environment variables, values given in the plan.
+    pub env: BTreeMap<String, String>,
+    /// Environment variables filled from Kubernetes Secrets.
+    pub secret_env: BTreeMap<String, SecretKeyRef>,
+    /// Namespace of the Job; `None` is the executing daemon's
+    /// `--k8s-jobs-namespace`.
+    pub namespace: Option<String>,
+    /// CPU and memory requests and limits of the container.
+    pub resources: JobResources,
+    /// What the container prints (its log): the line protocol or
+    /// Claude Code's `stream-json`, as for `process`.
+    pub output: OutputFormat,
+}
+
+/// One key of a Kubernetes Secret in the Job's namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretKeyRef {
+    /// The Secret's name.
+    pub secret: String,
+    /// The key inside it.
+    pub key: String,
+}
+
+/// A container's resource requests and limits, as Kubernetes quantities.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct JobResources {
+    /// What the scheduler reserves on the node.
+    pub requests: ResourceAmounts,
+    /// What the container may use at most.
+    pub limits: ResourceAmounts,
+}
+
+/// CPU and memory amounts; `None` leaves it to the namespace's defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ResourceAmounts {
+    /// CPU quantity such as `500m` or `2`.
+    pub cpu: Option<String>,
+    /// Memory quantity such as `256Mi` or `1G`.
+    pub memory: Option<String>,
 }
 
 /// The language of a process's stdout.

@@ -95,11 +95,11 @@ fn executors_are_bounded() {
 
 #[test]
 fn executors_are_decoded_and_checked_with_their_paths() {
-    let plan = with(|p| task(p, 0)["executor"] = json!({"k8s-job": {"image": "x"}}));
+    let plan = with(|p| task(p, 0)["executor"] = json!({"docker": {"image": "x"}}));
     rejects(
         &plan,
-        "spec.tasks[0].executor.k8s-job",
-        r#"executor "k8s-job" is not supported by this version"#,
+        "spec.tasks[0].executor.docker",
+        r#"executor "docker" is not supported by this version; the supported executors are: "process", "llm", "builtin", "k8s-job""#,
     );
     let plan = with(|p| task(p, 0)["executor"] = json!({"llm": {"model": "x"}}));
     rejects(&plan, "spec.tasks[0].executor.llm.api", "required");
