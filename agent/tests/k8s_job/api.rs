@@ -34,8 +34,6 @@ pub enum Route {
     CreateJob,
     /// `GET .../jobs/NAME`
     GetJob,
-    /// `GET .../jobs/NAME/status`
-    JobStatus,
     /// `DELETE .../jobs/NAME`
     DeleteJob,
     /// `GET .../pods?labelSelector=...`
@@ -268,9 +266,6 @@ fn route(method: &Method, path: &str, query: &str) -> Option<Route> {
     match (method.as_str(), parts.as_slice()) {
         ("POST", ["apis", "batch", "v1", "namespaces", _, "jobs"]) => Some(Route::CreateJob),
         ("GET", ["apis", "batch", "v1", "namespaces", _, "jobs", _]) => Some(Route::GetJob),
-        ("GET", ["apis", "batch", "v1", "namespaces", _, "jobs", _, "status"]) => {
-            Some(Route::JobStatus)
-        }
         ("DELETE", ["apis", "batch", "v1", "namespaces", _, "jobs", _]) => Some(Route::DeleteJob),
         ("GET", ["api", "v1", "namespaces", _, "pods"]) if watch => Some(Route::WatchPods),
         ("GET", ["api", "v1", "namespaces", _, "pods"]) => Some(Route::ListPods),

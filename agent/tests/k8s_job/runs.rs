@@ -18,7 +18,7 @@ fn script(log: Answer, pod: &str, job: &str) -> Vec<(Route, Vec<Answer>)> {
         (Route::WatchPods, vec![n.stream("pods-watch-started.jsonl")]),
         (Route::PodLog, vec![log]),
         (Route::GetPod, vec![n.ok(pod)]),
-        (Route::JobStatus, vec![n.ok(job)]),
+        (Route::GetJob, vec![n.ok(job)]),
     ]
 }
 
@@ -86,7 +86,7 @@ async fn a_job_that_succeeds_reports_its_lines_and_stays_for_its_ttl() {
             format!("GET {pods}"),
             format!("GET {pods}/{pod}/log"),
             format!("GET {pods}/{pod}"),
-            format!("GET {jobs}/{}/status", n.job),
+            format!("GET {jobs}/{}", n.job),
         ],
         "no DELETE: a finished Job is left to its ttlSecondsAfterFinished"
     );
@@ -155,7 +155,7 @@ async fn a_log_that_breaks_off_is_read_on_without_repeating_lines() {
             Route::GetPod,
             vec![n.ok("pod-running.json"), n.ok("pod-succeeded.json")],
         ),
-        (Route::JobStatus, vec![n.ok("job-complete.json")]),
+        (Route::GetJob, vec![n.ok("job-complete.json")]),
     ]);
     let outcome = run(&api, spec()).await;
     assert_eq!(outcome.result, Some(Ok(())));
@@ -217,11 +217,14 @@ async fn a_job_this_attempt_made_before_is_followed_not_duplicated() {
             Route::CreateJob,
             vec![n.status(409, "status-already-exists.json")],
         ),
-        (Route::GetJob, vec![n.ok("job-running.json")]),
+        // Read when the create conflicts, then when the log is over.
+        (
+            Route::GetJob,
+            vec![n.ok("job-running.json"), n.ok("job-complete.json")],
+        ),
         (Route::ListPods, vec![n.ok("pods-running.json")]),
         (Route::PodLog, vec![n.stream("log-worker.txt")]),
         (Route::GetPod, vec![n.ok("pod-succeeded.json")]),
-        (Route::JobStatus, vec![n.ok("job-complete.json")]),
     ]);
     let outcome = run(&api, spec()).await;
     assert_eq!(outcome.result, Some(Ok(())));

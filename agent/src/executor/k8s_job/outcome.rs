@@ -69,7 +69,9 @@ pub async fn wait(
     pod: &str,
 ) -> Result<Result<(), String>, String> {
     loop {
-        let job = match jobs.get_status(name).await {
+        // The Job itself, not its `status` subresource: that would need
+        // one more permission for the same answer.
+        let job = match jobs.get(name).await {
             Ok(job) => job,
             Err(e) if is_not_found(&e) => {
                 return Err(format!("Job {name} was deleted before it finished"))
