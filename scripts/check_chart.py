@@ -3,7 +3,7 @@
 provides the tools in a venv).
 
 For each values file chart/ci/NAME-values.yaml (defaults, monitoring,
-external-redis, network-policy, node-selector, options):
+external-redis, network-policy, node-selector, options, k8s-job):
 
   1. schema   the values pass values.schema.json (Helm SDK);
   2. lint     `helm lint` (Helm v4 Go SDK, via helm-python-sdk) reports no
@@ -30,6 +30,8 @@ Then:
   * the packaged chart (.tgz) carries the monitoring files and renders them
     as the directory does, without the CI values and rule tests;
   * rbac.readSecrets=true makes the audit fail with RBAC-SECRETS-READ;
+  * executors.k8sJob without a namespace puts the Jobs (and their Role) in
+    the release's namespace, and rbac.create=false leaves the Role out;
   * chart/README.md's values table lists every value;
   * smoke: the rendered voters and an agent run as local processes (see
     chartcheck/smoke.py) and form a cluster.
@@ -161,7 +163,7 @@ def combination(chart, cortex, daemon_help, values_file, versions, work: Path):
     chart.validate_schema(values)
     notes = lint(values, versions[-1])
     outputs = render(chart, values)
-    rendering = Rendering(name, values, chart.merge_values(values), outputs, REPO)
+    rendering = Rendering(name, values, chart.merge_values(values), outputs, REPO, NAMESPACE)
     directory = work / name
     write_manifests(outputs, directory)
     k8s, crds = validate_kubernetes(rendering, directory, versions)
@@ -229,6 +231,24 @@ def secrets_read_is_reported(chart, cortex, work: Path):
     return "the audit fails with RBAC-SECRETS-READ (high), as documented"
 
 
+def jobs_namespace_defaults(chart):
+    """executors.k8sJob.enabled without a namespace: the Jobs and their Role
+    go to the release's namespace; without rbac.create, no Role at all."""
+    values = load_values(CHART / "ci/k8s-job-values.yaml")
+    values["executors"]["k8sJob"]["namespace"] = ""
+    rendering = Rendering("k8s-job-default", values, chart.merge_values(values), render(chart, values), REPO, NAMESPACE)
+    expectations.k8s_job_rbac(rendering, NAMESPACE)
+    config = rendering.one("ConfigMap", "-config")["data"]
+    expectations.check(config.get("CORTEX_K8S_JOBS_NAMESPACE") == NAMESPACE, f"default Jobs namespace: {config.get('CORTEX_K8S_JOBS_NAMESPACE')}")
+    values["rbac"] = {"create": False}
+    rendering = Rendering("k8s-job-no-rbac", values, chart.merge_values(values), render(chart, values), REPO, NAMESPACE)
+    rendering.none("Role")
+    rendering.none("RoleBinding")
+    config = rendering.one("ConfigMap", "-config")["data"]
+    expectations.check(config.get("CORTEX_K8S_JOBS_NAMESPACE") == NAMESPACE, "the daemons still get the namespace")
+    return f"Jobs and their Role in the release's namespace ({NAMESPACE}) by default; no Role without rbac.create"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cortex", required=True, help="the cortex binary (for `cortex audit` and the smoke test)")
@@ -263,6 +283,7 @@ def main():
             step(f"bad/{path.name}", lambda: bad_values(chart, path))
         step("package", lambda: packaged(work))
         step("rbac.readSecrets=true", lambda: secrets_read_is_reported(chart, args.cortex, work))
+        step("executors.k8sJob defaults", lambda: jobs_namespace_defaults(chart))
         step("chart/README.md", lambda: expectations.readme_lists_every_value(REPO, chart.values))
         if args.no_smoke:
             log("skip smoke (--no-smoke)")
@@ -270,7 +291,7 @@ def main():
 
             def run_smoke():
                 values = smoke.values()
-                rendering = Rendering("smoke", values, chart.merge_values(values), render(chart, values), REPO)
+                rendering = Rendering("smoke", values, chart.merge_values(values), render(chart, values), REPO, NAMESPACE)
                 return smoke.run(rendering, args.cortex, log)
 
             step("smoke", run_smoke)

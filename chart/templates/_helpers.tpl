@@ -137,6 +137,11 @@ external Redis URL, extra env. */}}
 {{- end }}
 {{- end }}
 
+{{/* Namespace of the k8s-job executor's Jobs: the value, or the release's. */}}
+{{- define "cortex.jobsNamespace" -}}
+{{- default .Release.Namespace .Values.executors.k8sJob.namespace }}
+{{- end }}
+
 {{/* Pod template annotations: a ConfigMap change rolls the pods. */}}
 {{- define "cortex.podAnnotations" -}}
 checksum/config: {{ include (print .Template.BasePath "/configmap.yaml") . | sha256sum }}

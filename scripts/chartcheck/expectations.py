@@ -26,8 +26,9 @@ def check(condition, message):
 class Rendering:
     """One rendered combination: its values, template outputs and objects."""
 
-    def __init__(self, name, values, merged, outputs, repo):
+    def __init__(self, name, values, merged, outputs, repo, namespace):
         self.name = name
+        self.namespace = namespace
         self.values = values
         self.merged = merged
         self.outputs = outputs
@@ -184,6 +185,10 @@ def common(r: Rendering):
         check(len(token) >= 16 and token.strip() == token, "the admin token must be 16+ characters")
 
     rbac(r)
+    if not values["executors"]["k8sJob"]["enabled"]:
+        r.none("Role", "-jobs")
+        r.none("RoleBinding", "-jobs")
+        check("CORTEX_K8S_JOBS_NAMESPACE" not in config["data"], "the k8s-job executor is off by default")
 
     # The dashboard is the file, byte for byte.
     if values["monitoring"]["dashboard"]["enabled"]:
@@ -242,6 +247,39 @@ def rbac(r: Rendering):
     if not r.merged["rbac"]["readSecrets"]:
         wanted.discard(("", "secrets"))
     check(granted == wanted, f"ClusterRole grants {sorted(granted ^ wanted)} differently from the inventory's kinds")
+
+
+# What the k8s-job executor does in the Jobs' namespace
+# (agent/src/executor/k8s_job), as (group, resource) -> verbs; nothing else.
+K8S_JOB_GRANTS = {
+    ("batch", "jobs"): {"create", "get", "list", "watch", "delete"},
+    ("", "pods"): {"get", "list", "watch"},
+    ("", "pods/log"): {"get"},
+}
+
+
+def k8s_job_rbac(r: Rendering, namespace):
+    """A Role in `namespace` granting exactly K8S_JOB_GRANTS, bound to the
+    daemons' service account; no other Role, and no cluster-wide write."""
+    role = r.one("Role", "-jobs")
+    check(role["metadata"]["namespace"] == namespace, f"Role namespace {role['metadata'].get('namespace')}, want {namespace}")
+    granted = {}
+    for rule in role["rules"]:
+        check("*" not in json.dumps(rule), "the jobs Role must not use wildcards")
+        check(not rule.get("resourceNames"), "the Job names are not known in advance")
+        for group in rule["apiGroups"]:
+            for resource in rule["resources"]:
+                granted.setdefault((group, resource), set()).update(rule["verbs"])
+    check(granted == K8S_JOB_GRANTS, f"the jobs Role grants {granted}, want {K8S_JOB_GRANTS}")
+    check(len(r.all("Role")) == 1, "one Role only")
+    binding = r.one("RoleBinding", "-jobs")
+    check(binding["metadata"]["namespace"] == namespace, "RoleBinding namespace")
+    check(binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role["metadata"]["name"]}, "RoleBinding roleRef")
+    account = r.one("ServiceAccount")
+    check(
+        binding["subjects"] == [{"kind": "ServiceAccount", "name": account["metadata"]["name"], "namespace": r.namespace}],
+        f"RoleBinding subjects {binding['subjects']}",
+    )
 
 
 # --- one combination each ---------------------------------------------------
@@ -356,7 +394,22 @@ def options(r: Rendering):
     check("tls" not in r.one("Ingress")["spec"], "an Ingress without TLS")
 
 
+def k8s_job(r: Rendering):
+    namespace = r.merged["executors"]["k8sJob"]["namespace"]
+    check(namespace == "cortex-jobs", "the CI values give the Jobs a namespace of their own")
+    k8s_job_rbac(r, namespace)
+    config = r.one("ConfigMap", "-config")
+    check(config["data"].get("CORTEX_K8S_JOBS_NAMESPACE") == namespace, f"CORTEX_K8S_JOBS_NAMESPACE: {config['data'].get('CORTEX_K8S_JOBS_NAMESPACE')}")
+    # Both daemons read it: the ConfigMap is their envFrom.
+    for workload in r.all("DaemonSet"):
+        c = container(workload, "cortex")
+        refs = [e.get("configMapRef", {}).get("name") for e in c.get("envFrom", [])]
+        check(config["metadata"]["name"] in refs, f"{workload['metadata']['name']} does not read {config['metadata']['name']}")
+    check("--no-execute" not in container(r.one("DaemonSet", "-voter"), "cortex")["args"], "voters execute in this combination")
+
+
 BY_COMBINATION = {
+    "k8s-job": k8s_job,
     "options": options,
     "defaults": defaults,
     "monitoring": monitoring,
