@@ -123,11 +123,20 @@ pub async fn run(
     let job = manifest::job(spec, context, namespace);
     let name = manifest::job_name(context);
     let key = manifest::attempt_key(context);
-    let uid = create(&jobs, &job, &key, namespace, events).await?;
+    // Armed before the request: if the attempt lets go while it is on its
+    // way, the Job may exist without anyone to read it.
     let mut cleanup = Cleanup {
         jobs: jobs.clone(),
         name: name.clone(),
         armed: true,
+    };
+    let uid = match create(&jobs, &job, &key, namespace, events).await {
+        Ok(uid) => uid,
+        Err(NotCreated::NotOurs(why)) => {
+            cleanup.armed = false;
+            return Err(why);
+        }
+        Err(NotCreated::Failed(why)) => return Err(why),
     };
     // The pods the Job controller made for this Job, not for an older one
     // of the same name.
@@ -163,6 +172,15 @@ pub async fn run(
     }
 }
 
+/// Why there is no Job to follow.
+enum NotCreated {
+    /// A Job of that name exists that this attempt did not make: never to
+    /// be deleted here.
+    NotOurs(String),
+    /// The API refused or failed (the request may still have made it).
+    Failed(String),
+}
+
 /// Creates the Job, or takes over the one this attempt made before (its
 /// daemon restarted while the Job ran); the Job's uid.
 async fn create(
@@ -171,21 +189,22 @@ async fn create(
     key: &str,
     namespace: &str,
     events: &Events,
-) -> Result<String, String> {
+) -> Result<String, NotCreated> {
     let name = job.metadata.name.as_deref().unwrap_or_default();
     let creating = format!("creating Job {name} in namespace {namespace}");
+    let failed = |e| NotCreated::Failed(api_error(&creating, e));
     loop {
         let existing = match jobs.create(&PostParams::default(), job).await {
             Ok(created) => {
                 events.log(format!("created Job {name} in namespace {namespace}"));
-                return uid(&created);
+                return uid(&created).map_err(NotCreated::Failed);
             }
             Err(e) if is_conflict(&e) => match jobs.get(name).await {
                 Ok(existing) => existing,
                 Err(e) if is_not_found(&e) => continue,
-                Err(e) => return Err(api_error(&creating, e)),
+                Err(e) => return Err(failed(e)),
             },
-            Err(e) => return Err(api_error(&creating, e)),
+            Err(e) => return Err(failed(e)),
         };
         let made_for = existing
             .metadata
@@ -193,15 +212,15 @@ async fn create(
             .as_ref()
             .and_then(|a| a.get(manifest::ATTEMPT_ANNOTATION));
         if made_for.map(String::as_str) != Some(key) {
-            return Err(format!(
+            return Err(NotCreated::NotOurs(format!(
                 "{creating}: a Job of that name exists that Cortex did not make for attempt {key}"
-            ));
+            )));
         }
         if existing.metadata.deletion_timestamp.is_none() {
             events.log(format!(
                 "Job {name} in namespace {namespace} exists for this attempt already; following it"
             ));
-            return uid(&existing);
+            return uid(&existing).map_err(NotCreated::Failed);
         }
         // The attempt's previous Job is on its way out: make a new one then.
         tokio::time::sleep(GONE_POLL).await;
