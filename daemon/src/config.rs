@@ -5,11 +5,13 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use std::time::Duration;
 
 use cortex_agent::RuntimeOptions;
 use cortex_consensus::node::Tuning;
+use cortex_consensus::transport::tls::{PeerTls, Security};
 use cortex_consensus::{NodeAddr, NodeId};
 
 use crate::cli::{DaemonArgs, Role};
@@ -96,6 +98,12 @@ pub enum ConfigError {
         /// The I/O error.
         reason: String,
     },
+    /// Neither --tls-dir nor --insecure-plaintext was given.
+    #[error("inter-node gRPC needs --tls-dir DIR (ca.crt, tls.crt, tls.key; create them with `cortex cert`) or, for development only, --insecure-plaintext")]
+    NoPeerSecurity,
+    /// The TLS directory's files are missing or wrong.
+    #[error("--tls-dir: {0}")]
+    Tls(String),
     /// --redis-url is not a usable Redis URL (shown without its password).
     #[error(transparent)]
     BadRedisUrl(#[from] BadRedisUrl),
@@ -124,6 +132,8 @@ pub struct VoterConfig {
     pub change_rate: (u32, u32),
     /// Raft timing and compaction.
     pub tuning: Tuning,
+    /// mTLS (or explicit plaintext) with peers and agents.
+    pub security: Security,
     /// The node runtime (heartbeats, master roles, execution).
     pub runtime: RuntimeOptions,
     /// Redis for the event fan-out, if any.
@@ -135,6 +145,8 @@ pub struct VoterConfig {
 pub struct AgentConfig {
     /// The voters' Raft/gRPC addresses.
     pub voters: Vec<String>,
+    /// mTLS (or explicit plaintext) with the voters.
+    pub security: Security,
     /// Health probe listen address.
     pub api_addr: SocketAddr,
     /// The node runtime (heartbeats, execution).
@@ -195,6 +207,7 @@ impl AgentConfig {
         };
         Ok(AgentConfig {
             voters,
+            security: security(args)?,
             api_addr: socket_addr("--api-addr", &args.api_addr)?,
             runtime: runtime_options(args, node_name)?,
             redis_url: redis_url(args)?,
@@ -250,6 +263,7 @@ impl VoterConfig {
             return Err(ConfigError::SnapshotTooOften(args.snapshot_every));
         }
         let redis_url = redis_url(args)?;
+        let security = security(args)?;
         ensure_writable_dir(&args.data_dir)?;
         let node_name = args
             .node_name
@@ -271,6 +285,7 @@ impl VoterConfig {
                 keep_after_snapshot: (args.snapshot_every / 5).max(5),
                 ..Tuning::default()
             },
+            security,
             runtime,
             redis_url,
         })
@@ -298,6 +313,18 @@ fn runtime_options(args: &DaemonArgs, node_name: String) -> Result<RuntimeOption
             60_000,
         )?),
     })
+}
+
+/// --tls-dir loaded and checked, or --insecure-plaintext; one is required
+/// so that plaintext is never an accident.
+fn security(args: &DaemonArgs) -> Result<Security, ConfigError> {
+    match (&args.tls_dir, args.insecure_plaintext) {
+        (Some(dir), _) => PeerTls::load(dir)
+            .map(|tls| Security::Mtls(Arc::new(tls)))
+            .map_err(|e| ConfigError::Tls(e.to_string())),
+        (None, true) => Ok(Security::Plaintext),
+        (None, false) => Err(ConfigError::NoPeerSecurity),
+    }
 }
 
 /// --redis-url, checked (not connected to: Redis may come later).
@@ -502,6 +529,7 @@ mod tests {
         let data = dir.path().to_str().unwrap();
         let nodes = "k3s-master01, k3s-master02=10.0.0.12,k3s-master03";
         let args = daemon_args(&[
+            "--insecure-plaintext",
             "--voter-nodes",
             nodes,
             "--node-name",
@@ -522,6 +550,7 @@ mod tests {
         );
 
         let args = daemon_args(&[
+            "--insecure-plaintext",
             "--role",
             "agent",
             "--voter-nodes",
@@ -535,6 +564,7 @@ mod tests {
         assert_eq!(agent.runtime.node_name, "k3s-worker01");
 
         let args = daemon_args(&[
+            "--insecure-plaintext",
             "--voter-nodes",
             nodes,
             "--node-name",
@@ -566,5 +596,44 @@ mod tests {
             daemon_args(&["--raft-port", "7800"]).is_err(),
             "needs --voter-nodes"
         );
+    }
+
+    #[test]
+    fn inter_node_security_must_be_chosen_and_must_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().to_str().unwrap();
+        let voter = |extra: &[&str]| {
+            let mut args = vec![
+                "--node-id",
+                "1",
+                "--peers",
+                "1=127.0.0.1:7710",
+                "--data-dir",
+                data,
+            ];
+            args.extend_from_slice(extra);
+            VoterConfig::from_args(&daemon_args(&args).unwrap())
+        };
+        assert!(matches!(voter(&[]), Err(ConfigError::NoPeerSecurity)));
+        let message = voter(&[]).unwrap_err().to_string();
+        assert!(
+            message.contains("--tls-dir") && message.contains("cortex cert"),
+            "{message}"
+        );
+        let error = voter(&["--tls-dir", data]).unwrap_err().to_string();
+        assert!(error.contains("ca.crt"), "names the missing file: {error}");
+        assert!(daemon_args(&["--tls-dir", data, "--insecure-plaintext"]).is_err());
+        let plain = voter(&["--insecure-plaintext"]).unwrap();
+        assert!(matches!(plain.security, Security::Plaintext));
+
+        let tls = dir.path().join("tls");
+        let ca = crate::cert::new_ca(1).unwrap();
+        let node = crate::cert::issue(&ca, "n", &[], 1).unwrap();
+        std::fs::create_dir(&tls).unwrap();
+        std::fs::write(tls.join("ca.crt"), &ca.cert).unwrap();
+        std::fs::write(tls.join("tls.crt"), &node.cert).unwrap();
+        std::fs::write(tls.join("tls.key"), &node.key).unwrap();
+        let secured = voter(&["--tls-dir", tls.to_str().unwrap()]).unwrap();
+        assert!(matches!(secured.security, Security::Mtls(_)));
     }
 }
