@@ -8,13 +8,15 @@
 //!   doing right now.
 //! * The executors themselves — [`process`], [`llm`], the builtins in
 //!   `crate::builtin` — only do the work and describe it as protocol
-//!   [`Line`]s; they hold no policy.
+//!   [`Line`]s; they hold no policy. [`secrets`] resolves the secrets a
+//!   plan references and redacts them from everything reported.
 
 pub mod activity;
 pub mod assets;
 pub mod attempt;
 pub mod llm;
 pub mod process;
+pub mod secrets;
 pub mod stream_json;
 pub mod supervisor;
 
@@ -27,6 +29,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::metrics::WorkerMetrics;
 use crate::protocol::Line;
+use secrets::Redactor;
 
 pub use supervisor::supervise;
 
@@ -90,6 +93,7 @@ impl Context {
 pub struct Events {
     lines: mpsc::UnboundedSender<Line>,
     metrics: WorkerMetrics,
+    redactor: Redactor,
 }
 
 impl Events {
@@ -98,7 +102,15 @@ impl Events {
     pub fn channel() -> (Events, mpsc::UnboundedReceiver<Line>) {
         let (lines, rx) = mpsc::unbounded_channel();
         let metrics = WorkerMetrics::default();
-        (Events { lines, metrics }, rx)
+        let redactor = Redactor::default();
+        (
+            Events {
+                lines,
+                metrics,
+                redactor,
+            },
+            rx,
+        )
     }
 
     /// The same events, measured into the node's `metrics`.
@@ -106,9 +118,15 @@ impl Events {
         Events { metrics, ..self }
     }
 
-    /// Reports one event. Events after the attempt ended are dropped.
+    /// Reports one event, with the attempt's secrets redacted. Events after
+    /// the attempt ended are dropped.
     pub fn send(&self, line: Line) {
-        let _ = self.lines.send(line);
+        let _ = self.lines.send(self.redactor.line(line));
+    }
+
+    /// The attempt's secrets: an executor adds each value it reads.
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
     }
 
     /// Records one model call's usage (the tokens still go in a `Tokens` line).
