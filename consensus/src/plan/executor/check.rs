@@ -71,7 +71,11 @@ fn check_llm(llm: &LlmSpec, path: &str, r: &mut Report) {
             );
         }
     }
-    check_nonempty(&llm.prompt, &field(path, "prompt"), r);
+    // Not check_nonempty: its byte limit is the command arguments' 4 KiB,
+    // and a prompt has its own (above).
+    if llm.prompt.is_empty() {
+        r.push(field(path, "prompt"), "must not be empty");
+    }
     if let Some(name) = &llm.api_key_env {
         check_nonempty(name, &field(path, "apiKeyEnv"), r);
     }
