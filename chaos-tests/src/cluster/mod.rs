@@ -106,7 +106,7 @@ impl ProcessCluster {
             .tempdir()
             .context("creating the cluster directory")?;
         let token = random_token()?;
-        let tls_dir = tls::issue(binary, dir.path(), "ca", "tls")?;
+        let tls_dir = tls::issue(&dir.path().join("tls"))?;
         let peers = addrs
             .iter()
             .map(|(id, raft, _)| format!("{id}={raft}"))

@@ -1,52 +1,60 @@
-//! Certificates for a [`ProcessCluster`]: made with the binary's own
-//! `cortex cert`, so every chaos test runs the daemons with mutual TLS as
-//! production does, and tests can hand a daemon credentials from another CA.
+//! Certificates for a [`ProcessCluster`]: every cluster gets a CA of its own
+//! and one certificate all its daemons share (as the chart does), so every
+//! chaos test runs the daemons with mutual TLS as production does; tests
+//! can also hand a daemon credentials from another CA. Made in-process, so
+//! the harness's own tests can start stand-in scripts instead of `cortex`.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use anyhow::{ensure, Context};
+use anyhow::Context;
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 
 use super::ProcessCluster;
 
-/// Runs `cortex cert ARGS`.
-fn cert(binary: &Path, args: &[&OsString]) -> anyhow::Result<()> {
-    let output = Command::new(binary)
-        .arg("cert")
-        .args(args)
-        .output()
-        .context("running cortex cert")?;
-    ensure!(
-        output.status.success(),
-        "cortex cert {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    Ok(())
+/// The name every daemon's certificate carries and every daemon checks
+/// (`cortex_consensus::transport::tls::PEER_NAME`).
+const PEER_NAME: &str = "cortex-peer";
+
+/// A CA: its certificate (PEM) and what signs with it.
+struct Ca {
+    cert: String,
+    issuer: Issuer<'static, KeyPair>,
 }
 
-/// Creates CA `ca` under `dir` (unless it exists) and a daemon certificate
-/// it signs in `dir/out`; returns that directory, for `--tls-dir`.
-pub(super) fn issue(binary: &Path, dir: &Path, ca: &str, out: &str) -> anyhow::Result<PathBuf> {
-    let ca_dir = dir.join(ca);
-    if !ca_dir.exists() {
-        cert(
-            binary,
-            &[&"ca".into(), &"--out".into(), &ca_dir.clone().into()],
-        )?;
+impl Ca {
+    fn new(name: &str) -> anyhow::Result<Ca> {
+        let mut params = CertificateParams::default();
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let key = KeyPair::generate()?;
+        let cert = params.self_signed(&key)?.pem();
+        Ok(Ca {
+            cert,
+            issuer: Issuer::new(params, key),
+        })
     }
-    let out_dir = dir.join(out);
-    cert(
-        binary,
-        &[
-            &"node".into(),
-            &"--ca".into(),
-            &ca_dir.into(),
-            &"--out".into(),
-            &out_dir.clone().into(),
-        ],
-    )?;
-    Ok(out_dir)
+
+    /// Writes `ca.crt` (this CA, after `extra_trust` if any), `tls.crt` and
+    /// `tls.key` signed by this CA into `dir`.
+    fn issue(&self, dir: &Path, extra_trust: Option<&str>) -> anyhow::Result<()> {
+        let key = KeyPair::generate()?;
+        let cert = CertificateParams::new(vec![PEER_NAME.to_string()])?
+            .signed_by(&key, &self.issuer)?
+            .pem();
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let trust = format!("{}{}", extra_trust.unwrap_or_default(), self.cert);
+        std::fs::write(dir.join("ca.crt"), trust)?;
+        std::fs::write(dir.join("tls.crt"), cert)?;
+        std::fs::write(dir.join("tls.key"), key.serialize_pem())?;
+        Ok(())
+    }
+}
+
+/// A new CA and a certificate from it in `dir`, for `--tls-dir`.
+pub(super) fn issue(dir: &Path) -> anyhow::Result<PathBuf> {
+    Ca::new("cortex-chaos cluster CA")?.issue(dir, None)?;
+    Ok(dir.to_path_buf())
 }
 
 /// `--tls-dir DIR` unless `extra_args` choose the daemon's security themselves.
@@ -67,14 +75,14 @@ impl ProcessCluster {
         &self.tls_dir
     }
 
-    /// Credentials of an outsider: a certificate from a CA of its own, with
-    /// the cluster's CA certificate (which is public) beside it, so that only
-    /// the members' checks can keep it out. Returns the `--tls-dir` to use.
+    /// Credentials of an outsider, in `DIR/name`: a certificate from a CA of
+    /// its own, with the cluster's CA certificate (which is public) trusted
+    /// beside its own, so that only the members' checks can keep it out.
+    /// Returns the `--tls-dir` to use.
     pub fn outsider_tls(&self, name: &str) -> anyhow::Result<PathBuf> {
-        let dir = issue(&self.binary, self.dir(), "outsider-ca", name)?;
         let cluster_ca = std::fs::read_to_string(self.tls_dir.join("ca.crt"))?;
-        let own_ca = std::fs::read_to_string(dir.join("ca.crt"))?;
-        std::fs::write(dir.join("ca.crt"), format!("{cluster_ca}{own_ca}"))?;
+        let dir = self.dir().join(name);
+        Ca::new("outsider CA")?.issue(&dir, Some(&cluster_ca))?;
         Ok(dir)
     }
 }
