@@ -147,8 +147,9 @@ pub struct TestCluster {
     pub nodes: BTreeMap<NodeId, Node>,
     pub tuning: Tuning,
     /// How each node talks to the others; change before a restart to give
-    /// a node other credentials.
+    /// a node other credentials. Nodes added later get `base_security`.
     pub security: BTreeMap<NodeId, Security>,
+    base_security: Security,
     dir: TempDir,
     listeners: BTreeMap<NodeId, std::net::SocketAddr>,
 }
@@ -183,6 +184,7 @@ impl TestCluster {
             nodes: BTreeMap::new(),
             tuning,
             security: (1..=n).map(|id| (id, security.clone())).collect(),
+            base_security: security,
             dir,
             listeners,
         };
@@ -199,7 +201,11 @@ impl TestCluster {
             api_addr: format!("test-node-{id}"),
             data_dir: self.dir.path().join(format!("node-{id}")),
             tuning: self.tuning.clone(),
-            security: self.security[&id].clone(),
+            security: self
+                .security
+                .get(&id)
+                .unwrap_or(&self.base_security)
+                .clone(),
         }
     }
 
