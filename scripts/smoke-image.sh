@@ -2,7 +2,8 @@
 # Smoke test of a cortex image (default cortex:local, from
 # scripts/build-image.sh): three voters in containers on a private network,
 # each hardened as in production (read-only root, no capabilities, no new
-# privileges, user 65532, data on a named volume) and one agent. Checks
+# privileges, user 65532, data on a named volume, mTLS between daemons with
+# certificates from the image's own `cortex cert`) and one agent. Checks
 # /healthz and /readyz, a write through one voter read back through another,
 # the CLI in a container, a small run (a builtin worker on a voter, a
 # `process` worker pinned to the agent), then kills the leader: the other two
@@ -28,6 +29,7 @@ net="$prefix"
 # The daemon wants at least 16 characters.
 token="smoke-$(od -An -N16 -tx1 /dev/urandom | tr -d " \n")"
 plan=$(mktemp)
+tls=$(mktemp -d)
 started=$(date +%s)
 
 cleanup() {
@@ -42,6 +44,7 @@ cleanup() {
   for i in 1 2 3; do docker volume rm "$prefix-$i" >/dev/null 2>&1 || true; done
   docker network rm "$net" >/dev/null 2>&1 || true
   rm -f "$plan"
+  rm -rf "$tls"
   exit "$status"
 }
 trap cleanup EXIT
@@ -69,12 +72,14 @@ ready() { curl -fsS --max-time 2 "$(api "$1")/readyz"; }
 # The leader's id as voter $1 sees it.
 leader_seen_by() { curl -fsS --max-time 2 "$(api "$1")/readyz" | jq -er '.leader'; }
 peers="1=$prefix-1:7710,2=$prefix-2:7710,3=$prefix-3:7710"
+# Mounts the cluster's certificates as the chart does (a read-only Secret).
+tls_mount=(-v "$tls/member:/etc/cortex/tls:ro" -e CORTEX_TLS_DIR=/etc/cortex/tls)
 start_voter() {
   local i=$1
   docker run -d --name "$prefix-$i" --hostname "$prefix-$i" --network "$net" \
     --read-only --tmpfs /tmp --cap-drop ALL --security-opt no-new-privileges \
     -v "$prefix-$i:/var/lib/cortex" \
-    -e CORTEX_ADMIN_TOKEN="$token" \
+    -e CORTEX_ADMIN_TOKEN="$token" "${tls_mount[@]}" \
     -p 127.0.0.1::7700 \
     "$image" daemon --node-id "$i" --listen 0.0.0.0:7710 --api-addr 0.0.0.0:7700 \
     --peers "$peers" --data-dir /var/lib/cortex >/dev/null
@@ -83,6 +88,15 @@ start_voter() {
 
 step "image $image"
 docker run --rm "$image" --version
+
+step "cluster CA and certificate (cortex cert, in the image)"
+cert() { docker run --rm --user "$(id -u):$(id -g)" -v "$tls:/out" "$image" cert "$@"; }
+cert ca --out /out/ca >/dev/null
+cert node --ca /out/ca --out /out/member >/dev/null
+# The daemon runs as 65532 and the files are ours; a Secret volume would give
+# it read access the same way.
+chmod a+r "$tls/member/tls.key"
+echo "certificates in $tls/member"
 
 step "private network $net, three voters"
 docker network create "$net" >/dev/null
@@ -104,7 +118,7 @@ echo "/readyz: 200 on all three, leader $leader ($(($(date +%s) - started)) s af
 step "an agent"
 docker run -d --name "$prefix-agent" --hostname "$prefix-agent" --network "$net" \
   --read-only --tmpfs /tmp --cap-drop ALL --security-opt no-new-privileges \
-  -p 127.0.0.1::7700 \
+  "${tls_mount[@]}" -p 127.0.0.1::7700 \
   "$image" daemon --role agent --voters "$peers" --api-addr 0.0.0.0:7700 >/dev/null
 port[agent]=$(docker port "$prefix-agent" 7700/tcp | head -n1 | sed 's/.*://')
 wait_for 30 curl -fsS --max-time 2 "$(api agent)/healthz" || fail "agent: /healthz did not answer"

@@ -15,6 +15,8 @@ use tokio::sync::watch;
 
 /// A stream quiet for this long (three keepalives) is given up for another voter.
 const SILENCE: Duration = Duration::from_secs(3);
+/// How often an agent that reaches no voter says so.
+const UNREACHABLE_WARN_EVERY: Duration = Duration::from_secs(30);
 
 /// The node's link to the cluster.
 #[derive(Clone)]
@@ -90,6 +92,9 @@ async fn follow_remote(
     mut stop: watch::Receiver<bool>,
 ) {
     let mut last_heard = tokio::time::Instant::now();
+    // Failing to reach any voter is worth a warning (a wrong certificate
+    // looks like this), but not one every retry.
+    let mut last_warned: Option<tokio::time::Instant> = None;
     loop {
         let opened = tokio::select! {
             opened = remote.assignments(&node) => opened,
@@ -97,6 +102,7 @@ async fn follow_remote(
         };
         match opened {
             Ok(mut stream) => {
+                last_warned = None;
                 tracing::info!(voter = stream.voter(), "following assignments");
                 loop {
                     let next = tokio::select! {
@@ -125,6 +131,10 @@ async fn follow_remote(
                         }
                     }
                 }
+            }
+            Err(e) if last_warned.is_none_or(|at| at.elapsed() >= UNREACHABLE_WARN_EVERY) => {
+                last_warned = Some(tokio::time::Instant::now());
+                tracing::warn!(error = %e, "cannot reach any voter for the assignment stream");
             }
             Err(e) => tracing::debug!(error = %e, "cannot open the assignment stream"),
         }

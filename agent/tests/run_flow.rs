@@ -11,6 +11,7 @@ use cortex_consensus::node::{Node, NodeOptions, Tuning};
 use cortex_consensus::plan::{self, MasterRole, TaskId};
 use cortex_consensus::run::{RunId, RunStatus, TaskState};
 use cortex_consensus::state::leases::Fence;
+use cortex_consensus::transport::tls::Security;
 use cortex_consensus::{Command, ConsensusError, ConsensusHandle, NodeAddr, Rejection};
 use tempfile::TempDir;
 use tokio::net::TcpListener;
@@ -49,6 +50,7 @@ impl Cluster {
                 api_addr: String::new(),
                 data_dir: dir.path().join(format!("n{id}")),
                 tuning: Tuning::default(),
+                security: Security::Plaintext,
             };
             let node = Node::start(node_options, listener).await.unwrap();
             let runtime = options(id)

@@ -11,6 +11,7 @@ use cortex_consensus::events::EventKind;
 use cortex_consensus::node::{Node, NodeOptions, Tuning};
 use cortex_consensus::plan::{self, MasterRole, TaskId};
 use cortex_consensus::run::{AttemptEnd, Run, RunId, RunStatus, TaskState};
+use cortex_consensus::transport::tls::Security;
 use cortex_consensus::{Command, ConsensusHandle, NodeAddr};
 use tempfile::TempDir;
 use tokio::net::TcpListener;
@@ -38,6 +39,7 @@ impl Single {
             api_addr: String::new(),
             data_dir: dir.path().join("n1"),
             tuning: Tuning::default(),
+            security: Security::Plaintext,
         };
         let node = Node::start(options, listener).await.unwrap();
         let telemetry = Telemetry::default();

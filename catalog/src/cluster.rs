@@ -36,6 +36,19 @@ pub trait Cluster: Send + Sync + 'static {
 /// A shared cluster, as stored in the schema's data.
 pub type SharedCluster = Arc<dyn Cluster>;
 
+/// A limit on how often a caller may change something, checked before each
+/// mutation's write (the daemon shares it with its REST routes, so a token
+/// has one budget whichever API it uses). Without one in the request's
+/// data, mutations are not limited.
+pub trait ChangeLimit: Send + Sync + 'static {
+    /// Takes one change from `actor`'s allowance; when there is none left,
+    /// how long until there is.
+    fn take(&self, actor: &Actor) -> Result<(), Duration>;
+}
+
+/// A shared change limit, as put in a request's data.
+pub type SharedChangeLimit = Arc<dyn ChangeLimit>;
+
 /// Reads one value out of the applied state.
 pub fn read<T>(cluster: &dyn Cluster, read: impl FnOnce(&State) -> T) -> T {
     let mut read = Some(read);

@@ -45,6 +45,14 @@ pub enum ApiError {
     /// The caller's role may not do this.
     #[error("{0}")]
     Forbidden(String),
+    /// The caller is over its rate limit for changes; nothing was written.
+    #[error("{name} is over its rate limit for changes; retry in {retry_after} s")]
+    RateLimited {
+        /// The caller.
+        name: String,
+        /// Whole seconds to wait.
+        retry_after: u64,
+    },
     /// No leader reachable; the write may be retried.
     #[error("{0}")]
     Unavailable(String),
@@ -71,6 +79,7 @@ impl ApiError {
             ApiError::Limit(_) => "LIMIT_EXCEEDED",
             ApiError::CursorExpired(_) => "CURSOR_EXPIRED",
             ApiError::Forbidden(_) => "FORBIDDEN",
+            ApiError::RateLimited { .. } => "RATE_LIMITED",
             ApiError::Unavailable(_) => "UNAVAILABLE",
             ApiError::Internal(_) => "INTERNAL",
         }
@@ -87,6 +96,9 @@ impl ErrorExtensions for ApiError {
                 } => extensions.set("index", Value::from(*index as u64)),
                 ApiError::CursorExpired(expired) => {
                     extensions.set("oldest", expired.oldest.to_string())
+                }
+                ApiError::RateLimited { retry_after, .. } => {
+                    extensions.set("retryAfter", Value::from(*retry_after))
                 }
                 _ => {}
             }

@@ -28,7 +28,7 @@ use std::sync::Arc;
 
 use async_graphql::{MergedObject, Schema};
 
-pub use cluster::{Cluster, SharedCluster};
+pub use cluster::{ChangeLimit, Cluster, SharedChangeLimit, SharedCluster};
 pub use error::ApiError;
 
 /// Every query root field.

@@ -12,7 +12,7 @@ use cortex_consensus::catalog::{
 use cortex_consensus::{Command, ConsensusError, Rejection, Response};
 
 use crate::asset::AssetNode;
-use crate::cluster::SharedCluster;
+use crate::cluster::{SharedChangeLimit, SharedCluster};
 use crate::enums::{Health, Relation};
 use crate::error::{fail, ApiError};
 use crate::query::view;
@@ -176,6 +176,12 @@ async fn write(ctx: &Context<'_>, command: CatalogCommand) -> Result<Response, A
         }
         None => return Err(ApiError::Forbidden("no authenticated caller".into())),
     };
+    if let Some(limit) = ctx.data_opt::<SharedChangeLimit>() {
+        limit.take(&actor).map_err(|wait| ApiError::RateLimited {
+            name: actor.name.clone(),
+            retry_after: wait.as_secs_f64().ceil().max(1.0) as u64,
+        })?;
+    }
     let cluster = ctx.data_unchecked::<SharedCluster>();
     Ok(cluster.write(actor, Command::Catalog(command)).await?)
 }

@@ -125,6 +125,13 @@ external Redis URL, extra env. */}}
   valueFrom:
     fieldRef:
       fieldPath: spec.nodeName
+{{- if .Values.tls.enabled }}
+- name: CORTEX_TLS_DIR
+  value: /etc/cortex/tls
+{{- else }}
+- name: CORTEX_INSECURE_PLAINTEXT
+  value: "true"
+{{- end }}
 {{- if eq (include "cortex.redisMode" .) "external" }}
 - name: CORTEX_REDIS_URL
   valueFrom:
@@ -147,5 +154,36 @@ external Redis URL, extra env. */}}
 checksum/config: {{ include (print .Template.BasePath "/configmap.yaml") . | sha256sum }}
 {{- with .Values.podAnnotations }}
 {{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* The Secret with the daemons' TLS material (ca.crt, tls.crt, tls.key). */}}
+{{- define "cortex.tlsSecret" -}}
+{{- default (printf "%s-tls" (include "cortex.fullname" .)) .Values.tls.existingSecret }}
+{{- end }}
+
+{{/* The TLS mount of the cortex container (with tls.enabled). */}}
+{{- define "cortex.tlsMount" -}}
+{{- if .Values.tls.enabled }}
+- name: tls
+  mountPath: /etc/cortex/tls
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{/* The TLS volume: readable by the pod's fsGroup only. */}}
+{{- define "cortex.tlsVolume" -}}
+{{- if .Values.tls.enabled }}
+- name: tls
+  secret:
+    secretName: {{ include "cortex.tlsSecret" . }}
+    defaultMode: 0440
+    items:
+      - key: ca.crt
+        path: ca.crt
+      - key: tls.crt
+        path: tls.crt
+      - key: tls.key
+        path: tls.key
 {{- end }}
 {{- end }}

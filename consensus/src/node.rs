@@ -16,9 +16,11 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tonic::transport::Server;
 
 use crate::error::ConsensusError;
 use crate::store;
+use crate::transport::tls::Security;
 use crate::transport::{network::NetworkFactory, service, Channels};
 use crate::types::{NodeAddr, NodeId, Raft, TypeConfig};
 use openraft::network::RaftNetworkFactory;
@@ -42,6 +44,9 @@ pub struct NodeOptions {
     pub data_dir: PathBuf,
     /// Raft timing and compaction.
     pub tuning: Tuning,
+    /// mTLS (or, when explicitly chosen, plaintext) for every connection
+    /// to and from peers and agents.
+    pub security: Security,
 }
 
 /// Raft timing and compaction knobs, with defaults for a LAN.
@@ -126,12 +131,13 @@ impl Node {
             )));
         }
         let config = Arc::new(options.tuning.raft_config()?);
+        let server = server_builder(&options.security)?;
         std::fs::create_dir_all(&options.data_dir).map_err(|e| {
             ConsensusError::Invalid(format!("data dir {}: {e}", options.data_dir.display()))
         })?;
         let (log_store, state_machine) = open_storage(&options.data_dir).await?;
         let reader = state_machine.reader();
-        let channels = Channels::default();
+        let channels = Channels::new(options.security.clone());
         let network = network(channels.clone());
         let raft = Raft::new(options.id, config, network, log_store, state_machine)
             .await
@@ -147,7 +153,7 @@ impl Node {
         );
 
         let (stop, stopped) = watch::channel(false);
-        let server = serve(handle.clone(), listener, stopped.clone());
+        let server = serve(server, handle.clone(), listener, stopped.clone());
         let formation = bootstrap::form_or_join(handle.clone(), options.peers.clone(), stopped);
         Ok(Node {
             handle,
@@ -181,12 +187,28 @@ impl Node {
     }
 }
 
-async fn serve(handle: ConsensusHandle, listener: TcpListener, mut stopped: watch::Receiver<bool>) {
+/// The gRPC server, with TLS when configured; a configuration rustls
+/// refuses is an error at start, not a server that never accepts.
+fn server_builder(security: &Security) -> Result<Server, ConsensusError> {
+    let builder = Server::builder().tcp_nodelay(true);
+    match security {
+        Security::Mtls(tls) => builder
+            .tls_config(tls.server_config())
+            .map_err(|e| ConsensusError::Invalid(format!("inter-node TLS: {e}"))),
+        Security::Plaintext => Ok(builder),
+    }
+}
+
+async fn serve(
+    mut server: Server,
+    handle: ConsensusHandle,
+    listener: TcpListener,
+    mut stopped: watch::Receiver<bool>,
+) {
     let (raft, cluster) = service::services(handle.clone());
     let agents = crate::transport::agents::service(handle);
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-    let result = tonic::transport::Server::builder()
-        .tcp_nodelay(true)
+    let result = server
         .add_service(raft)
         .add_service(cluster)
         .add_service(agents)

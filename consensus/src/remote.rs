@@ -23,6 +23,7 @@ use crate::transport::call::{CallError, CallReply, ClientCall};
 use crate::transport::proto::agents_client::AgentsClient;
 use crate::transport::proto::cluster_client::ClusterClient;
 use crate::transport::proto::{AssignmentsRequest, Payload};
+use crate::transport::tls::Security;
 use crate::transport::{Channels, MAX_MESSAGE_BYTES};
 
 /// How long a write keeps retrying before it reports `Unavailable`.
@@ -40,14 +41,15 @@ pub struct RemoteCluster {
 }
 
 impl RemoteCluster {
-    /// A client of the voters at `voters` (gRPC `host:port`, at least one).
-    pub fn new(voters: Vec<String>) -> Result<RemoteCluster, ConsensusError> {
+    /// A client of the voters at `voters` (gRPC `host:port`, at least one),
+    /// connecting as `security` says.
+    pub fn new(voters: Vec<String>, security: Security) -> Result<RemoteCluster, ConsensusError> {
         if voters.is_empty() {
             return Err(ConsensusError::Invalid("no voter addresses given".into()));
         }
         Ok(RemoteCluster {
             voters: Arc::new(voters),
-            channels: Channels::default(),
+            channels: Channels::new(security),
             preferred: Arc::new(AtomicUsize::new(0)),
         })
     }

@@ -49,6 +49,9 @@ pub enum Command {
     /// Audit Kubernetes manifests (files or directories) with the
     /// security-audit rules; exit status 1 on findings at or above --fail-on.
     Audit(crate::audit_cli::AuditArgs),
+    /// Create the cluster CA and daemon certificates for mTLS between daemons.
+    #[command(subcommand)]
+    Cert(crate::cert::CertCommand),
     /// Create a data directory owned by UID:GID (the Helm chart's voter
     /// init container runs this).
     PrepareDir(crate::prepare_dir::PrepareDirArgs),
@@ -152,6 +155,15 @@ pub struct DaemonArgs {
     /// Require a token (any role) for /metrics; it is open otherwise.
     #[arg(long, env = "CORTEX_METRICS_TOKEN")]
     pub metrics_token: bool,
+    /// Directory with the cluster CA and this daemon's certificate and key
+    /// (ca.crt, tls.crt, tls.key; see `cortex cert`) for mutual TLS with the
+    /// other daemons. Required unless --insecure-plaintext.
+    #[arg(long, env = "CORTEX_TLS_DIR")]
+    pub tls_dir: Option<PathBuf>,
+    /// Talk to the other daemons without TLS: anyone who reaches the gRPC
+    /// port can join the cluster and write. For development only.
+    #[arg(long, env = "CORTEX_INSECURE_PLAINTEXT", conflicts_with = "tls_dir")]
+    pub insecure_plaintext: bool,
     /// Changes (API writes) each token may make per second, after a burst
     /// of --change-burst; beyond, 429. Voters only.
     #[arg(long, env = "CORTEX_CHANGE_RATE", default_value_t = DEFAULT_PER_SECOND, value_parser = clap::value_parser!(u32).range(1..))]

@@ -5,12 +5,14 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use std::time::Duration;
 
 use cortex_agent::RuntimeOptions;
 use cortex_consensus::node::Tuning;
 use cortex_consensus::plan::executor::kube_syntax;
+use cortex_consensus::transport::tls::{PeerTls, Security};
 use cortex_consensus::{NodeAddr, NodeId};
 
 use crate::cli::{DaemonArgs, Role};
@@ -100,6 +102,12 @@ pub enum ConfigError {
     /// --k8s-jobs-namespace is not a namespace name.
     #[error("--k8s-jobs-namespace: {0}")]
     BadJobsNamespace(String),
+    /// Neither --tls-dir nor --insecure-plaintext was given.
+    #[error("inter-node gRPC needs --tls-dir DIR (ca.crt, tls.crt, tls.key; create them with `cortex cert`) or, for development only, --insecure-plaintext")]
+    NoPeerSecurity,
+    /// The TLS directory's files are missing or wrong.
+    #[error("--tls-dir: {0}")]
+    Tls(String),
     /// --redis-url is not a usable Redis URL (shown without its password).
     #[error(transparent)]
     BadRedisUrl(#[from] BadRedisUrl),
@@ -128,6 +136,8 @@ pub struct VoterConfig {
     pub change_rate: (u32, u32),
     /// Raft timing and compaction.
     pub tuning: Tuning,
+    /// mTLS (or explicit plaintext) with peers and agents.
+    pub security: Security,
     /// The node runtime (heartbeats, master roles, execution).
     pub runtime: RuntimeOptions,
     /// Redis for the event fan-out, if any.
@@ -139,6 +149,8 @@ pub struct VoterConfig {
 pub struct AgentConfig {
     /// The voters' Raft/gRPC addresses.
     pub voters: Vec<String>,
+    /// mTLS (or explicit plaintext) with the voters.
+    pub security: Security,
     /// Health probe listen address.
     pub api_addr: SocketAddr,
     /// The node runtime (heartbeats, execution).
@@ -199,6 +211,7 @@ impl AgentConfig {
         };
         Ok(AgentConfig {
             voters,
+            security: security(args)?,
             api_addr: socket_addr("--api-addr", &args.api_addr)?,
             runtime: runtime_options(args, node_name)?,
             redis_url: redis_url(args)?,
@@ -254,6 +267,7 @@ impl VoterConfig {
             return Err(ConfigError::SnapshotTooOften(args.snapshot_every));
         }
         let redis_url = redis_url(args)?;
+        let security = security(args)?;
         ensure_writable_dir(&args.data_dir)?;
         let node_name = args
             .node_name
@@ -275,6 +289,7 @@ impl VoterConfig {
                 keep_after_snapshot: (args.snapshot_every / 5).max(5),
                 ..Tuning::default()
             },
+            security,
             runtime,
             redis_url,
         })
@@ -314,6 +329,18 @@ fn jobs_namespace(args: &DaemonArgs) -> Result<Option<String>, ConfigError> {
     match kube_syntax::dns_label_problem(namespace) {
         Some(problem) => Err(ConfigError::BadJobsNamespace(problem)),
         None => Ok(Some(namespace.to_string())),
+    }
+}
+
+/// --tls-dir loaded and checked, or --insecure-plaintext; one is required
+/// so that plaintext is never an accident.
+fn security(args: &DaemonArgs) -> Result<Security, ConfigError> {
+    match (&args.tls_dir, args.insecure_plaintext) {
+        (Some(dir), _) => PeerTls::load(dir)
+            .map(|tls| Security::Mtls(Arc::new(tls)))
+            .map_err(|e| ConfigError::Tls(e.to_string())),
+        (None, true) => Ok(Security::Plaintext),
+        (None, false) => Err(ConfigError::NoPeerSecurity),
     }
 }
 
@@ -519,6 +546,7 @@ mod tests {
         let data = dir.path().to_str().unwrap();
         let nodes = "k3s-master01, k3s-master02=10.0.0.12,k3s-master03";
         let args = daemon_args(&[
+            "--insecure-plaintext",
             "--voter-nodes",
             nodes,
             "--node-name",
@@ -539,6 +567,7 @@ mod tests {
         );
 
         let args = daemon_args(&[
+            "--insecure-plaintext",
             "--role",
             "agent",
             "--voter-nodes",
@@ -552,6 +581,7 @@ mod tests {
         assert_eq!(agent.runtime.node_name, "k3s-worker01");
 
         let args = daemon_args(&[
+            "--insecure-plaintext",
             "--voter-nodes",
             nodes,
             "--node-name",
@@ -570,6 +600,7 @@ mod tests {
     fn the_k8s_job_executor_is_on_only_with_a_valid_namespace() {
         let agent = |extra: &[&str]| {
             let mut args = vec![
+                "--insecure-plaintext",
                 "--role",
                 "agent",
                 "--voters",
@@ -621,5 +652,44 @@ mod tests {
             daemon_args(&["--raft-port", "7800"]).is_err(),
             "needs --voter-nodes"
         );
+    }
+
+    #[test]
+    fn inter_node_security_must_be_chosen_and_must_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().to_str().unwrap();
+        let voter = |extra: &[&str]| {
+            let mut args = vec![
+                "--node-id",
+                "1",
+                "--peers",
+                "1=127.0.0.1:7710",
+                "--data-dir",
+                data,
+            ];
+            args.extend_from_slice(extra);
+            VoterConfig::from_args(&daemon_args(&args).unwrap())
+        };
+        assert!(matches!(voter(&[]), Err(ConfigError::NoPeerSecurity)));
+        let message = voter(&[]).unwrap_err().to_string();
+        assert!(
+            message.contains("--tls-dir") && message.contains("cortex cert"),
+            "{message}"
+        );
+        let error = voter(&["--tls-dir", data]).unwrap_err().to_string();
+        assert!(error.contains("ca.crt"), "names the missing file: {error}");
+        assert!(daemon_args(&["--tls-dir", data, "--insecure-plaintext"]).is_err());
+        let plain = voter(&["--insecure-plaintext"]).unwrap();
+        assert!(matches!(plain.security, Security::Plaintext));
+
+        let tls = dir.path().join("tls");
+        let ca = crate::cert::new_ca(1).unwrap();
+        let node = crate::cert::issue(&ca, "n", &[], 1).unwrap();
+        std::fs::create_dir(&tls).unwrap();
+        std::fs::write(tls.join("ca.crt"), &ca.cert).unwrap();
+        std::fs::write(tls.join("tls.crt"), &node.cert).unwrap();
+        std::fs::write(tls.join("tls.key"), &node.key).unwrap();
+        let secured = voter(&["--tls-dir", tls.to_str().unwrap()]).unwrap();
+        assert!(matches!(secured.security, Security::Mtls(_)));
     }
 }

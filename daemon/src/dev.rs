@@ -3,18 +3,22 @@
 //! sled directory under the dev data dir, sharing one admin token, and
 //! `--agents` agents that reach the voters over gRPC like agents on other
 //! nodes would. With agents, the voters only coordinate (as K3s control-plane
-//! nodes tainted NoSchedule would) and the agents do the work.
+//! nodes tainted NoSchedule would) and the agents do the work. Daemons talk
+//! mTLS as in production, with a CA made for this run (kept in memory).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use cortex_agent::RuntimeOptions;
 use cortex_consensus::node::Tuning;
+use cortex_consensus::transport::tls::{PeerTls, Security};
 use cortex_consensus::NodeAddr;
 
 use crate::auth::rate::{DEFAULT_BURST, DEFAULT_PER_SECOND};
 use crate::auth::{Access, AdminToken, TokenSource};
+use crate::cert;
 use crate::cli::DevArgs;
 use crate::client::{render_status, ApiClient};
 use crate::config::{AgentConfig, VoterConfig};
@@ -36,7 +40,8 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let token_file = args.data_dir.join("admin-token");
     let (token, source) = AdminToken::load(None, &token_file)?;
 
-    let configs = voter_configs(&args)?;
+    let security = dev_security()?;
+    let configs = voter_configs(&args, &security)?;
     let agent_configs = agent_configs(&args, &configs)?;
     // One bus for the whole process: watchers on any voter see the workers
     // of every agent here, with no Redis.
@@ -135,7 +140,15 @@ async fn run_demo(voter: &RunningVoter, token: &AdminToken) -> anyhow::Result<()
     runs_cli::follow(&client, &id).await
 }
 
-fn voter_configs(args: &DevArgs) -> anyhow::Result<Vec<VoterConfig>> {
+/// A throwaway cluster CA and one certificate every dev daemon shares.
+fn dev_security() -> anyhow::Result<Security> {
+    let ca = cert::new_ca(1)?;
+    let member = cert::issue(&ca, "cortex-dev", &[], 1)?;
+    let tls = PeerTls::from_pem(&ca.cert, &member.cert, &member.key)?;
+    Ok(Security::Mtls(Arc::new(tls)))
+}
+
+fn voter_configs(args: &DevArgs, security: &Security) -> anyhow::Result<Vec<VoterConfig>> {
     let port = |base: u16, id: u64| -> anyhow::Result<u16> {
         base.checked_add(id as u16 - 1)
             .context("port out of range; choose a lower --api-port/--raft-port")
@@ -162,6 +175,7 @@ fn voter_configs(args: &DevArgs) -> anyhow::Result<Vec<VoterConfig>> {
                 metrics_token: false,
                 change_rate: (DEFAULT_PER_SECOND, DEFAULT_BURST),
                 tuning: Tuning::default(),
+                security: security.clone(),
                 runtime: RuntimeOptions {
                     // The seed's control-plane nodes.
                     node_name: format!("k3s-master{id:02}"),
@@ -186,6 +200,7 @@ fn agent_configs(args: &DevArgs, voters: &[VoterConfig]) -> anyhow::Result<Vec<A
                 .context("port out of range; choose a lower --api-port")?;
             Ok(AgentConfig {
                 voters: addresses.clone(),
+                security: voters[0].security.clone(),
                 api_addr: format!("127.0.0.1:{port}").parse()?,
                 runtime: RuntimeOptions {
                     node_name: format!("k3s-worker{n:02}"),

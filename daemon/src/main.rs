@@ -8,6 +8,7 @@ mod audit_cli;
 mod auth;
 mod bench;
 mod catalog_cli;
+mod cert;
 mod cli;
 mod client;
 mod config;
@@ -54,6 +55,7 @@ async fn main() -> ExitCode {
         Command::Run(command) => runs_cli::run(command).await,
         Command::Escalation(command) => runs_cli::escalation(command).await,
         Command::Audit(args) => audit_cli::run(args).await,
+        Command::Cert(command) => cert::run(command),
         Command::PrepareDir(args) => prepare_dir::run(args),
     };
     match result {

@@ -97,6 +97,7 @@ pub async fn start_voter(
         api_addr: api_addr.to_string(),
         data_dir: config.data_dir.clone(),
         tuning: config.tuning.clone(),
+        security: config.security.clone(),
     };
     let node = Node::start(options, raft_listener)
         .await
@@ -174,7 +175,7 @@ pub async fn start_agent(
         .await
         .with_context(|| format!("cannot listen on {} (--api-addr)", config.api_addr))?;
     let api_addr = listener.local_addr()?;
-    let voters = RemoteCluster::new(config.voters.clone())?;
+    let voters = RemoteCluster::new(config.voters.clone(), config.security.clone())?;
     let mut metrics = Metrics::default();
     observability.register(metrics.registry());
     let worker_metrics = WorkerMetrics::default();

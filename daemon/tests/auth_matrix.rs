@@ -5,8 +5,9 @@
 //! 403 (known token, too low a role), at or above it anything else. Then
 //! the audit trail names who changed what, GraphQL refuses a viewer's
 //! mutation, and a daemon given a bad tokens file refuses to start without
-//! echoing any token. Changes beyond a token's rate limit get 429 while
-//! reads and other tokens go on.
+//! echoing any token. Changes beyond a token's rate limit get 429 (GraphQL
+//! mutations, which share the allowance: `RATE_LIMITED`) while reads and
+//! other tokens go on.
 
 use std::path::Path;
 use std::time::Duration;
@@ -295,6 +296,7 @@ fn a_bad_tokens_file_stops_the_daemon_with_every_problem_and_no_token() {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_cortex"))
         .args(["daemon", "--node-id", "1", "--peers", "1=127.0.0.1:1"])
         .args(["--listen", "127.0.0.1:0", "--api-addr", "127.0.0.1:0"])
+        .arg("--insecure-plaintext")
         .arg("--data-dir")
         .arg(dir.path().join("data"))
         .arg("--tokens-file")
@@ -349,6 +351,47 @@ async fn changes_are_rate_limited_per_token_while_reads_and_other_tokens_go_on()
     assert_eq!(response.headers()["retry-after"], "1");
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], "rate_limited", "{body}");
+    // GraphQL mutations draw on the same allowance.
+    let mutation = |id: &str| json!({ "query": format!("mutation {{ addAsset(input: {{ id: \"{id}\", name: \"a\", type: \"service\" }}) {{ id }} }}") });
+    let (status, body) = call(
+        &url,
+        Method::POST,
+        "/graphql",
+        Some(OPERATOR_TOKEN),
+        Some(&mutation("svc/limited")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "RATE_LIMITED",
+        "{body}"
+    );
+    assert_eq!(body["errors"][0]["extensions"]["retryAfter"], 1, "{body}");
+    let (_, body) = call(
+        &url,
+        Method::POST,
+        "/graphql",
+        Some(SECOND_ADMIN_TOKEN),
+        Some(&mutation("svc/other")),
+    )
+    .await;
+    assert_eq!(
+        body["data"]["addAsset"]["id"], "svc/other",
+        "another token is served: {body}"
+    );
+    let lookup = json!({ "query": "{ asset(id: \"svc/limited\") { id } }" });
+    let (_, body) = call(
+        &url,
+        Method::POST,
+        "/graphql",
+        Some(OPERATOR_TOKEN),
+        Some(&lookup),
+    )
+    .await;
+    assert!(
+        body["data"]["asset"].is_null(),
+        "the refused mutation wrote nothing: {body}"
+    );
 
     // Reads, and other tokens' changes, are not held back.
     let (status, _) = call(&url, Method::GET, "/v1/runs", Some(OPERATOR_TOKEN), None).await;

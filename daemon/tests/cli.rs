@@ -8,7 +8,7 @@ fn daemon(args: &[&str]) -> (Option<i32>, String) {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
     let output = Command::new(env!("CARGO_BIN_EXE_cortex"))
-        .arg("daemon")
+        .args(["daemon", "--insecure-plaintext"])
         .args(["--data-dir", data_dir.to_str().unwrap()])
         .args(args)
         .env_remove("CORTEX_ADMIN_TOKEN")
@@ -51,6 +51,60 @@ fn bad_configuration_exits_64_with_one_line_reason() {
         assert!(stderr.contains(reason), "{args:?}: {stderr}");
         assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
     }
+}
+
+#[test]
+fn inter_node_security_is_never_plaintext_by_accident() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_cortex"))
+            .args(["daemon", "--node-id", "1", "--peers", "1=127.0.0.1:1"])
+            .args(["--data-dir", dir.path().join("data").to_str().unwrap()])
+            .args(extra)
+            .env_remove("CORTEX_INSECURE_PLAINTEXT")
+            .env_remove("CORTEX_TLS_DIR")
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (code, stderr) = run(&[]);
+    assert_eq!(code, Some(64), "{stderr}");
+    assert!(
+        stderr.contains("--tls-dir") && stderr.contains("--insecure-plaintext"),
+        "{stderr}"
+    );
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let (code, stderr) = run(&["--tls-dir", empty.to_str().unwrap()]);
+    assert_eq!(code, Some(64), "{stderr}");
+    assert!(
+        stderr.contains("ca.crt"),
+        "names the missing file: {stderr}"
+    );
+
+    // A certificate from another CA is refused at start, naming the file.
+    let cert = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_cortex"))
+            .arg("cert")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{args:?}: {output:?}");
+    };
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    cert(&["ca", "--out", &path("ca")]);
+    cert(&["ca", "--out", &path("other-ca")]);
+    cert(&["node", "--ca", &path("other-ca"), "--out", &path("node")]);
+    std::fs::copy(dir.path().join("ca/ca.crt"), dir.path().join("node/ca.crt")).unwrap();
+    let (code, stderr) = run(&["--tls-dir", &path("node")]);
+    assert_eq!(code, Some(64), "{stderr}");
+    assert!(
+        stderr.contains("tls.crt") && stderr.contains("UnknownIssuer"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -159,6 +213,7 @@ fn an_agent_that_hears_no_voter_is_alive_but_not_ready() {
     let nowhere = cortex_chaos::ports::free_port().unwrap();
     let mut agent = Command::new(env!("CARGO_BIN_EXE_cortex"))
         .args(["daemon", "--role", "agent", "--node-name", "lonely"])
+        .arg("--insecure-plaintext")
         .args(["--voters", &format!("1=127.0.0.1:{nowhere}")])
         .args(["--api-addr", &format!("127.0.0.1:{port}")])
         .stdout(std::process::Stdio::null())

@@ -356,7 +356,7 @@ fn an_unusable_redis_url_is_a_configuration_error_without_the_password() {
     ] {
         for (url, reason) in cases {
             let output = std::process::Command::new(env!("CARGO_BIN_EXE_cortex"))
-                .arg("daemon")
+                .args(["daemon", "--insecure-plaintext"])
                 .args(role)
                 .args([
                     "--data-dir",

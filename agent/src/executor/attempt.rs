@@ -217,6 +217,7 @@ pub async fn run(
             }
         }
     };
+    let redactor = events.redactor().clone();
     drop(events);
     while let Ok(line) = lines.try_recv() {
         take(&mut tally, &mut assets, line);
@@ -256,6 +257,8 @@ pub async fn run(
                 .collect(),
         },
         Ending::Finished(Err(error)) => {
+            // An executor's own message may quote what it was given.
+            let error = redactor.text(&error);
             let error = match tally.last_log {
                 Some(last) if !error.contains(&last) => format!("{error}; last output: {last}"),
                 _ => error,

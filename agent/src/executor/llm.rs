@@ -60,6 +60,9 @@ pub async fn run_with(
 ) -> Result<(), String> {
     let deadline = Instant::now() + context.timeout;
     let key = ApiKey::load(spec, &context.node).await?;
+    if let Some(key) = &key {
+        key.keep_out_of(events.redactor());
+    }
     let prompt = budget::prompt_estimate(spec);
     let max_tokens = budget::output_allowance(context.reserved, prompt)?;
     let url = url(&spec.endpoint, api_path(spec.api))?;
@@ -98,14 +101,14 @@ pub async fn run_with(
         deadline,
         retry,
         events,
-        key: key.as_ref(),
     };
     let answer = match spec.api {
         LlmApi::OpenAi => openai::ask(&exchange, spec, max_tokens).await,
         LlmApi::Anthropic => anthropic::ask(&exchange, spec, max_tokens).await,
     };
     // Parse errors quote what the server sent.
-    let mut answer = answer.map_err(|e| key::redact(key.as_ref(), e))?;
+    let redacted = |text: String| events.redactor().text(&text);
+    let mut answer = answer.map_err(redacted)?;
     let used = match answer.usage {
         Some(usage) => {
             events.model_usage(&spec.model, usage.input, usage.output);
@@ -129,9 +132,9 @@ pub async fn run_with(
         percent: 100,
         message: Some("answer received".into()),
     });
-    answer.text = key::redact(key.as_ref(), answer.text);
-    answer.model = answer.model.map(|m| key::redact(key.as_ref(), m));
-    answer.stop = answer.stop.map(|s| key::redact(key.as_ref(), s));
+    answer.text = redacted(answer.text);
+    answer.model = answer.model.map(redacted);
+    answer.stop = answer.stop.map(redacted);
     events.send(Line::Result(answer.into_result(&spec.model)));
     Ok(())
 }

@@ -10,7 +10,8 @@
 //!   builtins in `crate::builtin` — only do the work and describe it as
 //!   protocol [`Line`]s; they hold no policy. [`output`] reads what a
 //!   worker prints (a process's stdout, a Job's pod log) the same way for
-//!   all of them.
+//!   all of them. [`secrets`] resolves the secrets a plan references and
+//!   redacts them from everything reported.
 
 pub mod activity;
 pub mod assets;
@@ -19,6 +20,7 @@ pub mod k8s_job;
 pub mod llm;
 pub mod output;
 pub mod process;
+pub mod secrets;
 pub mod stream_json;
 pub mod supervisor;
 
@@ -31,6 +33,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::metrics::WorkerMetrics;
 use crate::protocol::Line;
+use secrets::Redactor;
 
 pub use k8s_job::JobSite;
 pub use supervisor::supervise;
@@ -95,6 +98,7 @@ impl Context {
 pub struct Events {
     lines: mpsc::UnboundedSender<Line>,
     metrics: WorkerMetrics,
+    redactor: Redactor,
 }
 
 impl Events {
@@ -103,7 +107,15 @@ impl Events {
     pub fn channel() -> (Events, mpsc::UnboundedReceiver<Line>) {
         let (lines, rx) = mpsc::unbounded_channel();
         let metrics = WorkerMetrics::default();
-        (Events { lines, metrics }, rx)
+        let redactor = Redactor::default();
+        (
+            Events {
+                lines,
+                metrics,
+                redactor,
+            },
+            rx,
+        )
     }
 
     /// The same events, measured into the node's `metrics`.
@@ -111,9 +123,15 @@ impl Events {
         Events { metrics, ..self }
     }
 
-    /// Reports one event. Events after the attempt ended are dropped.
+    /// Reports one event, with the attempt's secrets redacted. Events after
+    /// the attempt ended are dropped.
     pub fn send(&self, line: Line) {
-        let _ = self.lines.send(line);
+        let _ = self.lines.send(self.redactor.line(line));
+    }
+
+    /// The attempt's secrets: an executor adds each value it reads.
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
     }
 
     /// Records one model call's usage (the tokens still go in a `Tokens` line).

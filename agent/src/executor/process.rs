@@ -6,6 +6,12 @@
 //! killed when the attempt drops this future — time limit, cancellation,
 //! the end of the grace period at the token cap — and asked to finish with
 //! SIGTERM when the attempt wants it to wrap up.
+//!
+//! Its environment is a few harmless variables of the daemon's
+//! ([`secrets::INHERITED`]), the plan's `env` (where `${env:NAME}` and
+//! `${file:PATH}` values are secrets read now and redacted from what it
+//! prints) and the attempt's `CORTEX_*` variables: never the daemon's own
+//! credentials, nor those meant for other attempts.
 
 use std::process::Stdio;
 
@@ -17,6 +23,7 @@ use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 
 use super::output::{LineReader, WorkerOutput};
+use super::secrets::{Reference, INHERITED};
 use super::{Context, Events, WrapUp};
 use crate::protocol::Line;
 
@@ -27,7 +34,8 @@ pub async fn run(
     events: &Events,
     mut wrap_up: WrapUp,
 ) -> Result<(), String> {
-    let mut child = spawn(spec, context).map_err(|e| {
+    let env = resolve_env(spec, events)?;
+    let mut child = spawn(spec, env, context).map_err(|e| {
         format!(
             "cannot start {:?}: {e}",
             spec.command.first().map_or("", String::as_str)
@@ -68,23 +76,43 @@ pub async fn run(
     }
 }
 
-fn spawn(spec: &ProcessSpec, context: &Context) -> std::io::Result<Child> {
+/// The plan's `env` with secret references replaced by their values, each
+/// kept for redaction; a missing secret fails the attempt, naming it.
+fn resolve_env(spec: &ProcessSpec, events: &Events) -> Result<Vec<(String, String)>, String> {
+    spec.env
+        .iter()
+        .map(|(name, value)| match Reference::parse(value) {
+            Some(reference) => {
+                let secret = reference.resolve()?;
+                events.redactor().keep(&secret);
+                Ok((name.clone(), secret))
+            }
+            None => Ok((name.clone(), value.clone())),
+        })
+        .collect()
+}
+
+fn spawn(
+    spec: &ProcessSpec,
+    env: Vec<(String, String)>,
+    context: &Context,
+) -> std::io::Result<Child> {
     let (program, args) = spec
         .command
         .split_first()
         .ok_or_else(|| std::io::Error::other("empty command"))?;
     let mut command = Command::new(program);
-    // The daemon's own settings (`CORTEX_*`: its admin token, the Redis URL
-    // with its password, ...) are not the worker's business; it gets its
-    // own `CORTEX_*` variables below.
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("CORTEX_") {
-            command.env_remove(name);
+    // The daemon's environment (its admin token, the Redis URL with its
+    // password, API keys meant for other attempts) is not the worker's.
+    command.env_clear();
+    for name in INHERITED {
+        if let Some(value) = std::env::var_os(name) {
+            command.env(name, value);
         }
     }
     command
         .args(args)
-        .envs(&spec.env)
+        .envs(env)
         .envs(context.env())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

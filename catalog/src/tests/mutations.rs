@@ -239,3 +239,51 @@ async fn only_operators_write_and_every_write_is_audited_under_their_name() {
     assert_eq!(trail[0].refused, None);
     assert!(trail[1].refused.is_some());
 }
+
+/// Allows `left` changes in all, then asks for a 2.5 s wait.
+struct Allowance {
+    left: std::sync::Mutex<u32>,
+}
+
+impl crate::ChangeLimit for Allowance {
+    fn take(&self, _actor: &Actor) -> Result<(), std::time::Duration> {
+        let mut left = self.left.lock().unwrap();
+        if *left == 0 {
+            return Err(std::time::Duration::from_millis(2_500));
+        }
+        *left -= 1;
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_caller_over_its_change_limit_is_refused_and_nothing_is_written() {
+    let (schema, cluster) = setup();
+    let limit: crate::SharedChangeLimit = Arc::new(Allowance {
+        left: std::sync::Mutex::new(1),
+    });
+    let add = |id: &str| {
+        format!("mutation {{ addAsset(input: {{ id: \"{id}\", name: \"a\", type: \"service\" }}) {{ id }} }}")
+    };
+    let limited = |query: String| Request::new(query).data(operator()).data(limit.clone());
+    let first = schema.execute(limited(add("svc/a"))).await;
+    assert!(first.errors.is_empty(), "{:?}", first.errors);
+    let second = serde_json::to_value(schema.execute(limited(add("svc/b"))).await).unwrap();
+    let error = &second["errors"][0];
+    assert_eq!(error["extensions"]["code"], "RATE_LIMITED", "{second}");
+    assert_eq!(error["extensions"]["retryAfter"], 3, "{second}");
+    assert!(
+        error["message"].as_str().unwrap().contains("tester"),
+        "{second}"
+    );
+    let state = cluster.state.lock().unwrap();
+    assert!(
+        state.catalog.get("svc/b").is_none(),
+        "a refused change is not written"
+    );
+    assert_eq!(
+        state.audit.last_seq(),
+        1,
+        "only the first change reached the log"
+    );
+}

@@ -31,6 +31,7 @@ impl ProcessCluster {
         args.extend(["--node-name".into(), name.into()]);
         args.extend(["--api-addr".into(), api_addr.to_string().into()]);
         args.extend(["--log-format".into(), "json".into()]);
+        args.extend(super::tls::security_args(&self.tls_dir, extra_args));
         args.extend(extra_args.iter().map(OsString::from));
         let env: Vec<(OsString, OsString)> = vec![(
             "RUST_LOG".into(),

@@ -61,6 +61,8 @@ pub struct ProcessCluster {
     token: String,
     /// The `cortex` binary, for agents added later.
     binary: std::path::PathBuf,
+    /// The cluster's certificates (`--tls-dir` of every daemon); see `tls.rs`.
+    tls_dir: std::path::PathBuf,
     /// Holds data directories and logs; removed on drop.
     dir: TempDir,
 }
@@ -104,6 +106,7 @@ impl ProcessCluster {
             .tempdir()
             .context("creating the cluster directory")?;
         let token = random_token()?;
+        let tls_dir = tls::issue(&dir.path().join("tls"))?;
         let peers = addrs
             .iter()
             .map(|(id, raft, _)| format!("{id}={raft}"))
@@ -124,6 +127,7 @@ impl ProcessCluster {
             args.extend(["--peers".into(), peers.clone().into()]);
             args.extend(["--data-dir".into(), data_dir.clone().into_os_string()]);
             args.extend(["--log-format".into(), "json".into()]);
+            args.extend(tls::security_args(&tls_dir, extra_args));
             args.extend(extra_args.iter().map(OsString::from));
             let log_path = dir.path().join(format!("node-{id}.log"));
             let mut process = DaemonProcess::new(id, binary, args, env.clone(), data_dir, log_path);
@@ -147,6 +151,7 @@ impl ProcessCluster {
             network,
             http: http_client(),
             token,
+            tls_dir,
             dir,
         };
         // On error `cluster` is dropped, which kills the nodes already started.
@@ -361,6 +366,7 @@ mod network;
 mod runs;
 #[cfg(test)]
 mod tests;
+mod tls;
 mod waits;
 
 use network::voter_host;

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use cortex_consensus::node::{Node, NodeOptions, Tuning};
 use cortex_consensus::transport::network::{NetworkFactory, PeerClient};
+use cortex_consensus::transport::tls::Security;
 use cortex_consensus::transport::Channels;
 use cortex_consensus::types::{NodeAddr, NodeId, TypeConfig};
 use cortex_consensus::ConsensusHandle;
@@ -145,13 +146,22 @@ pub struct TestCluster {
     pub peers: BTreeMap<NodeId, NodeAddr>,
     pub nodes: BTreeMap<NodeId, Node>,
     pub tuning: Tuning,
+    /// How each node talks to the others; change before a restart to give
+    /// a node other credentials. Nodes added later get `base_security`.
+    pub security: BTreeMap<NodeId, Security>,
+    base_security: Security,
     dir: TempDir,
     listeners: BTreeMap<NodeId, std::net::SocketAddr>,
 }
 
 impl TestCluster {
-    /// Starts `n` voters with ids 1..=n.
+    /// Starts `n` voters with ids 1..=n, talking plaintext.
     pub async fn start(n: u64, tuning: Tuning) -> TestCluster {
+        TestCluster::start_secured(n, tuning, Security::Plaintext).await
+    }
+
+    /// Starts `n` voters with ids 1..=n, talking as `security` says.
+    pub async fn start_secured(n: u64, tuning: Tuning, security: Security) -> TestCluster {
         let dir = tempfile::tempdir().unwrap();
         let mut peers = BTreeMap::new();
         let mut listeners = BTreeMap::new();
@@ -173,6 +183,8 @@ impl TestCluster {
             peers,
             nodes: BTreeMap::new(),
             tuning,
+            security: (1..=n).map(|id| (id, security.clone())).collect(),
+            base_security: security,
             dir,
             listeners,
         };
@@ -189,6 +201,11 @@ impl TestCluster {
             api_addr: format!("test-node-{id}"),
             data_dir: self.dir.path().join(format!("node-{id}")),
             tuning: self.tuning.clone(),
+            security: self
+                .security
+                .get(&id)
+                .unwrap_or(&self.base_security)
+                .clone(),
         }
     }
 

@@ -1,7 +1,10 @@
 //! API errors: one JSON shape, `{"error": {"code", "message", "details"}}`,
 //! and the only place consensus errors become HTTP statuses.
 
+use axum::extract::Request;
+use axum::http::header::CONTENT_TYPE;
 use axum::http::StatusCode;
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use cortex_consensus::plan::PlanErrors;
@@ -131,6 +134,26 @@ impl IntoResponse for ApiError {
         });
         (self.status, Json(body)).into_response()
     }
+}
+
+/// Middleware: axum refuses an oversized body with a plain-text 413 before
+/// any handler runs; it becomes `413 body_too_large` in the JSON shape every
+/// other error has.
+pub async fn body_too_large_as_json(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let is_json = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"application/json"));
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE && !is_json {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "the request body is over this route's limit (68 KiB; plans and GraphQL 1 MiB)",
+        )
+        .into_response();
+    }
+    response
 }
 
 /// Answer for unknown routes.

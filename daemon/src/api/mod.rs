@@ -132,5 +132,6 @@ pub fn router(
         .merge(graphql)
         .fallback(error::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(error::body_too_large_as_json))
         .with_state(state)
 }

@@ -6,7 +6,8 @@
 //! one) matched. A missing or unknown token is 401; a known token whose role
 //! is too low is 403. The routes pick their role with [`Access::guard`];
 //! routes that change something also take from a named token's rate limit
-//! ([`Access::guard_changes`], `super::rate`).
+//! ([`Access::guard_changes`], `super::rate`), and so do GraphQL mutations
+//! (through [`ChangeLimit`]): one allowance per token across both APIs.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,6 +18,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use cortex_catalog::ChangeLimit;
 use cortex_consensus::audit::{Actor, Role};
 use subtle::{Choice, ConstantTimeEq};
 
@@ -165,15 +167,24 @@ async fn require_role(State(guard): State<Guard>, mut request: Request, next: Ne
     if let Err(error) = permit(&actor, guard.role) {
         return error.into_response();
     }
-    // The admin token operates the cluster (and drives the benchmarks); the
-    // named tokens programs use are the ones held to a rate.
-    if guard.limited && actor.name != ADMIN_NAME {
-        if let Err(wait) = guard.access.changes.take(&actor.name, Instant::now()) {
+    if guard.limited {
+        if let Err(wait) = guard.access.take(&actor) {
             return rate_limited(&actor, wait);
         }
     }
     request.extensions_mut().insert(actor);
     next.run(request).await
+}
+
+impl ChangeLimit for Access {
+    fn take(&self, actor: &Actor) -> Result<(), Duration> {
+        // The admin token operates the cluster (and drives the benchmarks);
+        // the named tokens programs use are the ones held to a rate.
+        if actor.name == ADMIN_NAME {
+            return Ok(());
+        }
+        self.changes.take(&actor.name, Instant::now())
+    }
 }
 
 /// 429 with the seconds to wait in `Retry-After`.

@@ -21,7 +21,9 @@
 //!
 //! The caller's [`Actor`] goes into the request's data: the catalog refuses
 //! mutations to a viewer (error code `FORBIDDEN`) and writes the others on
-//! the caller's behalf, so they are audited under its name.
+//! the caller's behalf, so they are audited under its name. Each mutation
+//! also takes from the caller's rate limit for changes, shared with the REST
+//! routes (error code `RATE_LIMITED`, `extensions.retryAfter` in seconds).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,7 +41,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use cortex_catalog::limits::MAX_BODY_BYTES;
-use cortex_catalog::CatalogSchema;
+use cortex_catalog::{CatalogSchema, SharedChangeLimit};
 use cortex_consensus::audit::{Actor, Role};
 use cortex_consensus::ConsensusHandle;
 use prometheus_client::metrics::histogram::Histogram;
@@ -59,6 +61,14 @@ struct Graphql {
     access: Access,
     /// Open websockets, at most [`MAX_SOCKETS`].
     sockets: Arc<Semaphore>,
+}
+
+impl Graphql {
+    /// The callers' allowance for mutations: the same buckets as the REST
+    /// changes.
+    fn change_limit(&self) -> SharedChangeLimit {
+        Arc::new(self.access.clone())
+    }
 }
 
 /// Websockets one node serves at once; more get 503 `too_many_sockets`.
@@ -96,7 +106,10 @@ async fn execute(
     body: Bytes,
 ) -> Response {
     match serde_json::from_slice::<async_graphql::Request>(&body) {
-        Ok(request) => Json(graphql.schema.execute(request.data(actor)).await).into_response(),
+        Ok(request) => {
+            let request = request.data(actor).data(graphql.change_limit());
+            Json(graphql.schema.execute(request).await).into_response()
+        }
         Err(e) => ApiError::bad_request(format!(
             "the body must be a GraphQL request in JSON ({{\"query\": ...}}): {e}"
         ))
@@ -153,6 +166,7 @@ async fn page_or_socket(State(graphql): State<Graphql>, request: Request) -> Res
                             let _ = authenticated.send(());
                             let mut data = Data::default();
                             data.insert(actor);
+                            data.insert(graphql.change_limit());
                             Ok(data)
                         }
                         None => Err("missing or invalid token".into()),

@@ -10,7 +10,6 @@ use reqwest::{Response, StatusCode, Url};
 use serde_json::Value;
 use tokio::time::Instant;
 
-use super::key::{redact, ApiKey};
 use super::retry::{self, Retry};
 use crate::executor::Events;
 
@@ -36,10 +35,8 @@ pub(super) struct Exchange<'a> {
     pub deadline: Instant,
     /// When to try again.
     pub retry: &'a Retry,
-    /// Where retries are logged.
+    /// Where retries are logged (and the key redacted from them).
     pub events: &'a Events,
-    /// Redacted from everything reported.
-    pub key: Option<&'a ApiKey>,
 }
 
 /// Why a call failed.
@@ -106,7 +103,7 @@ impl Exchange<'_> {
 
     /// Logs `line`, the key redacted.
     pub(super) fn log(&self, line: String) {
-        self.events.log(redact(self.key, line));
+        self.events.log(line);
     }
 
     async fn try_once(&self, body: &str, remaining: Duration) -> Result<Value, Miss> {
@@ -225,7 +222,7 @@ impl Exchange<'_> {
     }
 
     fn redact(&self, text: String) -> String {
-        redact(self.key, text)
+        self.events.redactor().text(&text)
     }
 }
 

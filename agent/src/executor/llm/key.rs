@@ -5,9 +5,10 @@
 //! named by `apiKeyEnv`, else (also when that variable is not set) from the
 //! file named by `apiKeyFile`, trimmed; with neither, the call carries no
 //! key (a local server). Errors name the variable or the file, never the
-//! value. The key travels only in its header, marked sensitive; any text
-//! that came back from the server passes through [`redact`] before it
-//! becomes a log line, an error or the result.
+//! value. The key travels only in its header, marked sensitive, and is kept
+//! in the attempt's redactor (`executor::secrets`), so any text that came
+//! back from the server is cleaned of it before it becomes a log line, an
+//! error or the result.
 
 use std::env::VarError;
 use std::fmt;
@@ -15,15 +16,12 @@ use std::fmt;
 use cortex_consensus::plan::LlmSpec;
 use reqwest::header::HeaderValue;
 
-/// What replaces the key wherever it shows up.
-const REDACTED: &str = "[redacted]";
+use crate::executor::secrets::{Redactor, REDACTED};
 
 /// An API key and where it was read from.
 pub(super) struct ApiKey {
     value: String,
     source: String,
-    /// The key as it may appear in text: as is, JSON-escaped, Debug-escaped.
-    spellings: Vec<String>,
 }
 
 impl fmt::Debug for ApiKey {
@@ -63,19 +61,7 @@ impl ApiKey {
         if value.is_empty() {
             return Err(format!("the API key in {source} is empty"));
         }
-        let quoted = |text: String| text[1..text.len() - 1].to_string();
-        let mut spellings = vec![
-            value.clone(),
-            quoted(serde_json::Value::from(value.as_str()).to_string()),
-            quoted(format!("{value:?}")),
-        ];
-        spellings.sort();
-        spellings.dedup();
-        Ok(ApiKey {
-            value,
-            source,
-            spellings,
-        })
+        Ok(ApiKey { value, source })
     }
 
     /// The header value `{prefix}{key}`, marked sensitive so that the HTTP
@@ -92,21 +78,13 @@ impl ApiKey {
         Ok(value)
     }
 
+    /// Redacts the key from everything the attempt reports from now on.
+    pub(super) fn keep_out_of(&self, redactor: &Redactor) {
+        redactor.keep(&self.value);
+    }
+
     /// Where it was read from (`environment variable X`, `file Y`).
     pub(super) fn source(&self) -> &str {
         &self.source
     }
-}
-
-/// `text` with every occurrence of the key (in any of its spellings)
-/// replaced.
-pub(super) fn redact(key: Option<&ApiKey>, mut text: String) -> String {
-    if let Some(key) = key {
-        for spelling in &key.spellings {
-            if text.contains(spelling.as_str()) {
-                text = text.replace(spelling.as_str(), REDACTED);
-            }
-        }
-    }
-    text
 }

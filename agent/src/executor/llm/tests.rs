@@ -12,9 +12,10 @@ use serde_json::{json, Value};
 
 use super::budget::{output_allowance, prompt_estimate, OUTPUT_CEILING};
 use super::exchange::{api_message, MAX_API_MESSAGE_BYTES};
-use super::key::{redact, ApiKey};
+use super::key::ApiKey;
 use super::retry::{retry_after, Retry};
 use super::{anthropic, openai, url, Answer, Usage};
+use crate::executor::secrets::Redactor;
 
 fn spec(prompt: &str, system: Option<&str>) -> LlmSpec {
     LlmSpec {
@@ -279,8 +280,10 @@ async fn keys_are_redacted_and_never_debug_printed() {
         "environment variable CORTEX_UNIT_TEST_LLM_KEY"
     );
     assert!(!format!("{key:?}").contains("sk-unit-secret"));
+    let redactor = Redactor::default();
+    key.keep_out_of(&redactor);
     assert_eq!(
-        redact(Some(&key), "got sk-unit-secret, sk-unit-secret".into()),
+        redactor.text("got sk-unit-secret, sk-unit-secret"),
         "got [redacted], [redacted]"
     );
     assert!(key.header("Bearer ").unwrap().is_sensitive());
@@ -298,9 +301,11 @@ async fn keys_are_redacted_and_never_debug_printed() {
     let odd = r#"sk-"odd\key"#;
     std::env::set_var(name, odd);
     let key = ApiKey::load(&spec, "n1").await.unwrap().unwrap();
+    let redactor = Redactor::default();
+    key.keep_out_of(&redactor);
     let text = format!("{} {odd} {odd:?}", json!({ "k": odd }));
     assert_eq!(
-        redact(Some(&key), text),
+        redactor.text(&text),
         r#"{"k":"[redacted]"} [redacted] "[redacted]""#
     );
 }

@@ -157,13 +157,57 @@ async fn the_daemons_own_settings_do_not_reach_the_worker() {
     // This test binary's process is the "daemon" here (nextest runs each
     // test in its own process, so setting the variable races nothing).
     std::env::set_var("CORTEX_REDIS_URL", "redis://:hunter2@redis:6379");
+    // Nor credentials the daemon holds for other attempts.
+    std::env::set_var("ANTHROPIC_API_KEY", "sk-for-someone-else");
     let (result, lines) = run_spec(spec(
-        "echo \"redis=${CORTEX_REDIS_URL:-absent} run=$CORTEX_RUN_ID greeting=$GREETING\"",
+        "echo \"redis=${CORTEX_REDIS_URL:-absent} key=${ANTHROPIC_API_KEY:-absent} run=$CORTEX_RUN_ID greeting=$GREETING path=${PATH:+set}\"",
     ))
     .await;
     assert_eq!(result, Ok(()));
     assert!(
-        lines.contains(&Line::Log("redis=absent run=r1 greeting=hi".into())),
+        lines.contains(&Line::Log(
+            "redis=absent key=absent run=r1 greeting=hi path=set".into()
+        )),
         "{lines:?}"
     );
+}
+
+#[tokio::test]
+async fn referenced_secrets_reach_only_their_attempt_and_are_redacted_from_its_output() {
+    std::env::set_var("WORKER_TEST_TOKEN", "tok-env-0123456789");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("key");
+    std::fs::write(&file, "key-file-9876543210\n").unwrap();
+    let mut spec = spec(
+        r#"
+        echo "token=$TOKEN key=$KEY"
+        echo "$TOKEN" >&2
+        echo "{\"progress\": 10, \"message\": \"using $KEY\"}"
+        echo "{\"result\": {\"echo\": \"$TOKEN\"}}"
+        test "$TOKEN" = tok-env-0123456789 && test "$KEY" = key-file-9876543210
+    "#,
+    );
+    spec.env
+        .insert("TOKEN".into(), "${env:WORKER_TEST_TOKEN}".into());
+    spec.env.insert(
+        "KEY".into(),
+        format!("${{file:{}}}", file.to_str().unwrap()),
+    );
+    let (result, lines) = run_spec(spec).await;
+    assert_eq!(result, Ok(()), "the worker saw the values: {lines:?}");
+    let reported = format!("{lines:?}");
+    assert!(!reported.contains("0123456789"), "{reported}");
+    assert!(!reported.contains("9876543210"), "{reported}");
+    assert!(lines.contains(&Line::Log("token=[redacted] key=[redacted]".into())));
+    assert!(lines.contains(&Line::Result(r#"{"echo":"[redacted]"}"#.into())));
+
+    // A reference to a secret this node does not have fails the attempt,
+    // naming the reference, before anything runs.
+    let mut missing = self::spec("echo ran");
+    missing
+        .env
+        .insert("TOKEN".into(), "${env:WORKER_TEST_UNSET}".into());
+    let (result, lines) = run_spec(missing).await;
+    assert!(result.unwrap_err().contains("WORKER_TEST_UNSET"));
+    assert!(lines.is_empty(), "{lines:?}");
 }

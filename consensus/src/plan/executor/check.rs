@@ -50,6 +50,7 @@ fn check_process(process: &ProcessSpec, path: &str, r: &mut Report) {
             r.push(&entry, "not a valid environment variable name");
         }
         check_bytes(value, &entry, r);
+        check_secret_reference(value, &entry, r);
     }
     if let Some(dir) = &process.workdir {
         check_path(dir, &field(path, "workdir"), r);
@@ -138,7 +139,11 @@ fn check_llm(llm: &LlmSpec, path: &str, r: &mut Report) {
             );
         }
     }
-    check_nonempty(&llm.prompt, &field(path, "prompt"), r);
+    // Not check_nonempty: its byte limit is the command arguments' 4 KiB,
+    // and a prompt has its own (above).
+    if llm.prompt.is_empty() {
+        r.push(field(path, "prompt"), "must not be empty");
+    }
     if let Some(name) = &llm.api_key_env {
         check_nonempty(name, &field(path, "apiKeyEnv"), r);
     }
@@ -182,6 +187,25 @@ fn check_list(items: &[String], path: &str, r: &mut Report) {
     check_count(items.len(), path, MAX_COMMAND_ARGS, "elements", r);
     for (i, item) in items.iter().enumerate() {
         check_bytes(item, &index(path, i), r);
+    }
+}
+
+/// A value written `${...}` must be a secret reference the agent can
+/// resolve: `${env:NAME}` or `${file:/PATH}` (agent/src/executor/secrets.rs).
+fn check_secret_reference(value: &str, path: &str, r: &mut Report) {
+    let Some(inner) = value.strip_prefix("${").and_then(|v| v.strip_suffix('}')) else {
+        return;
+    };
+    let valid = match (inner.strip_prefix("env:"), inner.strip_prefix("file:")) {
+        (Some(name), _) => !name.is_empty() && !name.contains(['=', '\0']),
+        (_, Some(file)) => file.starts_with('/'),
+        _ => false,
+    };
+    if !valid {
+        r.push(
+            path,
+            "not a secret reference: write ${env:NAME} (a variable of the daemon) or ${file:/PATH}",
+        );
     }
 }
 

@@ -81,6 +81,13 @@ fn executors_are_bounded() {
         r#"spec.tasks[0].executor.process.env["A=B"]"#,
         "not a valid environment variable name",
     );
+    for reference in ["${env:}", "${file:relative}", "${vault:x}"] {
+        rejects(
+            &with(|p| process(p, 0)["env"] = json!({ "KEY": reference })),
+            "spec.tasks[0].executor.process.env.KEY",
+            "not a secret reference",
+        );
+    }
     rejects(
         &with(|p| process(p, 0)["workdir"] = json!("")),
         "spec.tasks[0].executor.process.workdir",
