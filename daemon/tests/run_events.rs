@@ -135,11 +135,20 @@ async fn read_frames(
     last_event_id: Option<&str>,
     stop: impl Fn(&Frame) -> bool,
 ) -> Vec<Frame> {
-    let mut request = reqwest::Client::new().get(url).bearer_auth(TOKEN);
-    if let Some(id) = last_event_id {
-        request = request.header("last-event-id", id);
-    }
-    let mut response = request.send().await.unwrap();
+    // A voter answers from its own applied state, which may trail the one
+    // that took the run by a few entries: 404 until it has the run.
+    let applied_by = Instant::now() + Duration::from_secs(10);
+    let mut response = loop {
+        let mut request = reqwest::Client::new().get(url).bearer_auth(TOKEN);
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id);
+        }
+        let response = request.send().await.unwrap();
+        if response.status() != StatusCode::NOT_FOUND || Instant::now() > applied_by {
+            break response;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
         response.headers()["content-type"].to_str().unwrap(),
