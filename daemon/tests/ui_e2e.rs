@@ -4,8 +4,16 @@
 //! behind is checked. Screenshots of each page go to
 //! `$CARGO_TARGET_TMPDIR/ui-screenshots` (printed).
 //!
-//! Chromium is required: without it the test fails and says how to get it
-//! (`scripts/test.sh` installs Debian's `chromium`).
+//! Pages that only need their data once are taken with `chromium
+//! --dump-dom`; a run followed live is watched through WebDriver
+//! (`support/webdriver.rs`), because the page keeps changing in real time.
+//!
+//! Chromium and chromedriver are required: without them the test fails and
+//! says how to get them (`scripts/test.sh` installs Debian's `chromium` and
+//! `chromium-driver`).
+
+#[path = "support/webdriver.rs"]
+mod webdriver;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -17,6 +25,44 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
+use serde_json::Value;
+
+/// A run that takes a few seconds: `scan` reports progress every half
+/// second, then `test` runs.
+const SLOW_PLAN: &str = r#"
+apiVersion: cortex.dev/v1
+kind: Run
+metadata: { name: watched-in-browser }
+spec:
+  budget: { total: 20000, emergencyReserve: 0 }
+  masters:
+    security: { personal: 1000, workers: 8000 }
+    testing: { personal: 1000, workers: 8000 }
+  tasks:
+    - id: scan
+      master: security
+      worker: scan
+      budget: 1000
+      executor: { process: { command: ["sh", "-c", "for i in 1 2 3 4 5 6 7 8; do echo \"{\\\"progress\\\": $((i*12)), \\\"message\\\": \\\"step $i\\\"}\"; sleep 0.5; done"] } }
+    - id: test
+      master: testing
+      worker: test
+      budget: 1000
+      dependsOn: [scan]
+      executor: { process: { command: ["sh", "-c", "echo '{\"progress\": 50, \"message\": \"testing\"}'; sleep 1"] } }
+"#;
+
+/// What the run page shows, read in the browser: status, events streamed,
+/// each master's percent and activity.
+const RUN_STATE: &str = r#"
+const summary = document.getElementById('run-summary');
+const live = document.getElementById('live');
+const masters = {};
+for (const m of document.querySelectorAll('[data-master]')) {
+  masters[m.dataset.master] = [Number(m.dataset.percent), m.querySelector('.activity').textContent];
+}
+return { status: summary && summary.dataset.status, events: live ? Number(live.dataset.events) : 0, masters };
+"#;
 
 /// A base port with the next `n - 1` free as well.
 fn free_ports(n: u16) -> u16 {
@@ -219,12 +265,20 @@ fn dashboard_shows_the_demo_run_the_cluster_and_the_catalog() {
     let nodes = attr_values(&run, "data-node");
     assert_eq!(
         nodes,
-        ["k3s-worker01", "k3s-worker02", "k3s-worker03", "k3s-worker04"],
+        [
+            "k3s-worker01",
+            "k3s-worker02",
+            "k3s-worker03",
+            "k3s-worker04"
+        ],
         "{run}"
     );
     let completed_cells = run.matches("class=\"cell completed\"").count();
     // Four legend swatches are cells too; the 28 tasks each ran at least once.
-    assert!(completed_cells >= 28 + 1, "{completed_cells} completed cells");
+    assert!(
+        completed_cells >= 28 + 1,
+        "{completed_cells} completed cells"
+    );
     assert!(!run.contains("class=\"cell failed\" title=\"preflight"));
     assert!(run.contains("id=\"report\""), "{run}");
     assert!(run.contains("Execution Report"), "{run}");
@@ -273,6 +327,49 @@ fn dashboard_shows_the_demo_run_the_cluster_and_the_catalog() {
     assert!(drawn >= 2, "{drawn} edges drawn:\n{asset}");
     assert_eq!(drawn, listed, "every edge drawn is listed");
     assert!(asset.contains("MEMBER_OF"), "{asset}");
+
+    // A run followed live: the page opened while it runs moves its bars
+    // from the event stream, without a reload, to 100% when it ends.
+    let browser = webdriver::Browser::start(cortex_chaos::ports::free_port().unwrap());
+    let submitted: Value = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        reqwest::Client::new()
+            .post(format!("http://127.0.0.1:{api}/v1/runs"))
+            .bearer_auth(token)
+            .body(SLOW_PLAN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    let id = submitted["id"].as_str().unwrap();
+    browser.goto(&format!(
+        "http://127.0.0.1:{api}/ui/#/runs/{id}?token={token}"
+    ));
+    let percent = |state: &Value, master: &str| state["masters"][master][0].as_u64().unwrap_or(0);
+    let midway = browser.wait_until(
+        RUN_STATE,
+        |state| state["status"] == "running" && (1..100).contains(&percent(state, "security")),
+        Duration::from_secs(30),
+        "the security bar partly full while the run runs",
+    );
+    browser.screenshot(&shots.join("run-live.png"));
+    let finished = browser.wait_until(
+        RUN_STATE,
+        |state| state["status"] == "completed",
+        Duration::from_secs(60),
+        "the page showing the run completed",
+    );
+    assert_eq!(percent(&finished, "security"), 100, "{finished}");
+    assert_eq!(percent(&finished, "testing"), 100, "{finished}");
+    assert!(
+        finished["events"].as_u64() > midway["events"].as_u64(),
+        "events streamed: {midway} then {finished}"
+    );
+    let shown = finished["masters"]["security"][1].as_str().unwrap();
+    assert!(shown.starts_with("step "), "security activity: {shown}");
+    drop(browser);
     println!(
         "ui_e2e: screenshots in {} ({:.1} s)",
         shots.display(),

@@ -216,6 +216,8 @@ async function runPage(id) {
   let logs = null;
   let stream = null;
   let refreshing = null;
+  // Events read from the stream (shown for people and checked by the tests).
+  let eventsSeen = 0;
 
   const refresh = async () => {
     run = await api(path);
@@ -319,7 +321,8 @@ async function runPage(id) {
         h('span', {}, `${ended}/${run.tasks.length} tasks ended`),
         h('span', {}, `tokens ${ledger.spent} spent + ${ledger.reserved} reserved of ${ledger.total}`),
         h('span', {}, `reserve ${ledger.emergency_reserve_left} of ${ledger.emergency_reserve} left`),
-        h('span', { class: 'muted' }, stream ? 'live' : (ENDED.includes(run.status) ? 'ended' : 'refreshing'))),
+        h('span', { class: 'muted', id: 'live', 'data-events': eventsSeen },
+          `${stream ? 'live' : (ENDED.includes(run.status) ? 'ended' : 'reconnecting')}, ${eventsSeen} events streamed`)),
       h('h2', {}, 'Masters'), h('div', { id: 'masters' }, masters),
       h('h2', {}, 'Workers per node'),
       h('div', { class: 'legend' }, ['completed', 'running', 'failed', 'pending'].map((st) => h('span', {}, cell(st, st), ` ${st}`))),
@@ -371,6 +374,7 @@ async function runPage(id) {
             if (idLine) lastId = idLine.slice(3).trim();
             if (!data) continue;
             const event = JSON.parse(data);
+            eventsSeen += 1;
             if (event.type === 'worker.activity') {
               const task = run.tasks.find((t) => t.id === event.task);
               if (task && event.message) activity[task.master] = event.message;
@@ -406,7 +410,6 @@ function attemptStateOfTask(state) {
 async function clusterPage() {
   await poll(async () => {
     const c = await api('/v1/cluster');
-    const now = Date.now();
     show('cluster',
       h('h1', {}, 'Cluster'),
       h('div', { class: 'summary' },
@@ -418,9 +421,11 @@ async function clusterPage() {
         c.nodes.map((n) => h('tr', {}, h('td', {}, n.id), h('td', {}, n.role), h('td', {}, n.reachable ? 'yes' : 'NO'),
           h('td', {}, n.raft_addr), h('td', {}, n.api_addr || ''), num(n.term ?? ''), num(n.last_applied ?? ''), num(n.last_log_index ?? '')))),
       h('h2', {}, 'Master leases'),
-      table(['role', 'holder', 'epoch ', 'expires in '],
+      // Expiry in cluster time, shown as a clock time: the browser's clock
+      // need not agree with the cluster's, so no countdown is computed.
+      table(['role', 'holder', 'epoch ', 'expires at'],
         (c.leases || []).map((l) => h('tr', {}, h('td', {}, `${l.role}-master`), h('td', {}, l.holder === null || l.holder === undefined ? 'none' : `voter ${l.holder}`),
-          num(l.epoch), num(l.expires_at ? `${((l.expires_at - now) / 1000).toFixed(1)} s` : '')))),
+          num(l.epoch), h('td', {}, time(l.expires_at))))),
       h('h2', {}, 'Nodes'),
       table(['node', 'health', 'voter', 'running ', 'capacity ', 'last heartbeat'],
         (c.executors || []).map((e) => h('tr', { 'data-executor': e.name }, h('td', {}, e.name),
