@@ -92,13 +92,17 @@ async function graphql(query, variables) {
 // the page stops it.
 let leave = () => {};
 
+// Which page is on screen, so an answer that arrives after the user moved
+// on is not drawn over the new page.
+let onScreen = null;
+
 const routes = [
-  [/^\/login$/, loginPage],
-  [/^\/runs$/, runsPage],
-  [/^\/runs\/([^/]+)$/, runPage],
-  [/^\/cluster$/, clusterPage],
-  [/^\/catalog$/, catalogPage],
-  [/^\/assets\/(.+)$/, assetPage],
+  [/^\/login$/, 'login', loginPage],
+  [/^\/runs$/, 'runs', runsPage],
+  [/^\/runs\/([^/]+)$/, 'run', runPage],
+  [/^\/cluster$/, 'cluster', clusterPage],
+  [/^\/catalog$/, 'catalog', catalogPage],
+  [/^\/assets\/(.+)$/, 'asset', assetPage],
 ];
 
 function route() {
@@ -113,9 +117,10 @@ function route() {
   }
   const params = new URLSearchParams(query || '');
   const target = path && path !== '/' ? path : '/runs';
-  for (const [pattern, page] of routes) {
+  for (const [pattern, name, page] of routes) {
     const match = target.match(pattern);
     if (!match) continue;
+    onScreen = { name, hash: location.hash };
     main.replaceChildren(h('p', {}, 'Loading…'));
     delete main.dataset.ready;
     page(...match.slice(1).map(decodeURIComponent), params).catch((e) => {
@@ -123,12 +128,14 @@ function route() {
     });
     return;
   }
+  onScreen = null;
   main.replaceChildren(h('h1', {}, 'No such page'));
 }
 
 // Puts a page on screen; `ready` tells scripts (and the browser tests) that
 // the page has its data.
 function show(ready, ...children) {
+  if (!onScreen || onScreen.name !== ready || onScreen.hash !== location.hash) return;
   const focused = document.activeElement && main.contains(document.activeElement) && document.activeElement.id;
   main.replaceChildren(...children);
   main.dataset.ready = ready;
@@ -292,13 +299,13 @@ async function runPage(id) {
       const open = !e.resolution;
       const amount = h('input', { type: 'number', min: 1, value: 5000, 'aria-label': `tokens to grant for ${e.id}`, id: `grant-${e.id}` });
       const resolve = (action) => act(`resolve ${e.id}`, `/v1/escalations/${encodeURIComponent(e.id)}/resolve`, action);
-      return h('tr', {},
+      return h('tr', { 'data-escalation-task': e.task },
         h('td', {}, e.id), h('td', {}, e.task), h('td', {}, JSON.stringify(e.kind)), h('td', {}, time(e.raised_at)),
         h('td', {}, open ? h('span', {},
           amount, ' ',
-          h('button', { type: 'button', onclick: () => resolve({ action: 'grant_reserve', amount: Number(amount.value) }) }, 'Grant reserve'), ' ',
-          h('button', { type: 'button', onclick: () => resolve({ action: 'retry' }) }, 'Retry'), ' ',
-          h('button', { type: 'button', onclick: () => resolve({ action: 'cancel' }) }, 'Cancel task'))
+          h('button', { type: 'button', 'data-action': 'grant_reserve', onclick: () => resolve({ action: 'grant_reserve', amount: Number(amount.value) }) }, 'Grant reserve'), ' ',
+          h('button', { type: 'button', 'data-action': 'retry', onclick: () => resolve({ action: 'retry' }) }, 'Retry'), ' ',
+          h('button', { type: 'button', 'data-action': 'cancel', onclick: () => resolve({ action: 'cancel' }) }, 'Cancel task'))
           : `${JSON.stringify(e.resolution)} at ${time(e.resolved_at)}`));
     });
 
@@ -310,7 +317,7 @@ async function runPage(id) {
         h('td', {}, h('span', { class: `state ${attemptStateOfTask(task.state)}` }, task.state), task.reason ? ` ${task.reason}` : ''),
         num(task.attempts.length), h('td', {}, last ? last.node : ''), num(`${task.tokens_spent} / ${task.budget}`),
         h('td', {},
-          waiting ? h('button', { type: 'button', onclick: () => act(`approve ${task.id}`, `${path}/tasks/${encodeURIComponent(task.id)}/approve`) }, 'Approve') : null,
+          waiting ? h('button', { type: 'button', 'data-approve': task.id, onclick: () => act(`approve ${task.id}`, `${path}/tasks/${encodeURIComponent(task.id)}/approve`) }, 'Approve') : null,
           task.attempts.length > 0 ? h('button', { type: 'button', id: `logs-${task.id}`, onclick: () => showLogs(task.id) }, 'Logs') : null));
     });
 
@@ -393,8 +400,10 @@ async function runPage(id) {
     }
   }
 
+  const page = onScreen;
   await refresh();
-  if (!ENDED.includes(run.status)) follow();
+  // Follow only if the user is still on this page (follow sets `leave`).
+  if (!ENDED.includes(run.status) && page === onScreen) follow();
 }
 
 // Task states share the attempts' colours.
