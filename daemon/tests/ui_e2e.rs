@@ -414,6 +414,17 @@ fn dashboard_shows_the_demo_run_the_cluster_and_the_catalog() {
     );
     let shown = finished["masters"]["security"][1].as_str().unwrap();
     assert!(shown.starts_with("step "), "security activity: {shown}");
+    // A task's logs open under the tasks.
+    browser.eval("document.getElementById('logs-scan').click(); return null;");
+    browser.wait_until(
+        "const l = document.getElementById('logs'); return l ? l.textContent : null;",
+        |logs| logs.as_str().is_some_and(|l| l.starts_with("Logs of scan")),
+        Duration::from_secs(10),
+        "scan's logs shown",
+    );
+    // Nothing optional that was absent leaked onto the page as text.
+    let text = browser.eval("return document.getElementById('main').innerText;");
+    assert!(!text.as_str().unwrap().contains("null"), "{text}");
     drop(browser);
     println!(
         "ui_e2e: screenshots in {} ({:.1} s)",

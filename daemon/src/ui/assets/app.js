@@ -137,7 +137,8 @@ function route() {
 function show(ready, ...children) {
   if (!onScreen || onScreen.name !== ready || onScreen.hash !== location.hash) return;
   const focused = document.activeElement && main.contains(document.activeElement) && document.activeElement.id;
-  main.replaceChildren(...children);
+  // Optional parts of a page come as null; replaceChildren would print them.
+  main.replaceChildren(...children.filter((c) => c !== null && c !== undefined && c !== false));
   main.dataset.ready = ready;
   // A redraw must not throw the keyboard user's focus away.
   if (focused && document.getElementById(focused)) document.getElementById(focused).focus();
@@ -342,7 +343,7 @@ async function runPage(id) {
       escalations.length ? table(['id', 'task', 'kind', 'raised', 'resolution (operator)'], escalations) : h('p', { class: 'muted' }, 'None.'),
       h('h2', {}, 'Tasks'),
       table(['task', 'master', 'phase', 'state', 'attempts ', 'node', 'tokens ', ''], tasks),
-      logs ? h('section', { 'aria-label': 'logs' }, h('h2', {}, `Logs of ${logs.task}`), h('pre', {}, logs.text)) : null,
+      logs ? h('section', { 'aria-label': 'logs', id: 'logs' }, h('h2', {}, `Logs of ${logs.task}`), h('pre', {}, logs.text)) : null,
       report ? h('section', {}, h('h2', {}, 'Final report'), h('pre', { id: 'report' }, report)) : null);
   }
 
