@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, clippy, then every test with nextest.
 # Installs what it needs (rustfmt, clippy, cargo-nextest, cargo-deny, promtool, redis-server,
-# etcd, protoc, python3 venv support) when missing.
+# etcd, protoc, chromium and chromedriver, python3 venv support) when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -57,6 +57,11 @@ need etcd etcd-server
 # with iptables (daemon/tests/partition.rs, daemon/tests/chaos.rs; as root).
 need ip iproute2
 need iptables iptables
+# The web dashboard's end-to-end test drives headless Chromium, directly and
+# through WebDriver, against `cortex dev --demo` (daemon/tests/ui_e2e.rs
+# fails without them).
+need chromium chromium
+need chromedriver chromium-driver
 # The chart check installs its tools (Helm SDK, kubernetes-validate) from PyPI
 # into a venv (scripts/check-chart.sh, run by daemon/tests/chart.rs): python3
 # must be able to make one (Debian splits that into python3.X-venv).

@@ -21,6 +21,7 @@ mod prepare_dir;
 mod report;
 mod runs_cli;
 mod server;
+mod ui;
 mod watch;
 
 use std::process::ExitCode;

@@ -45,6 +45,9 @@ fn routes() -> Vec<(Method, &'static str, Option<Value>, Option<Role>)> {
     vec![
         (M::GET, "/healthz", None, None),
         (M::GET, "/readyz", None, None),
+        // The dashboard's files: open, they hold no data.
+        (M::GET, "/ui", None, None),
+        (M::GET, "/ui/app.js", None, None),
         (M::GET, "/metrics", None, Some(Viewer)),
         (M::GET, "/v1/cluster", None, Some(Viewer)),
         (

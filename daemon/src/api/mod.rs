@@ -36,6 +36,7 @@
 //! | `POST /v1/escalations/{id}/resolve` | operator | `{"action": "grant_reserve", "amount"}`, `retry` or `cancel` |
 //! | `GET /v1/audit` | admin | the audit trail: who changed what, refusals included; `?after=SEQ&limit=N` |
 //! | `POST /graphql` | viewer; operator for mutations | the catalog's GraphQL schema (see `crate::graphql`) |
+//! | `GET /ui`, `/ui/{file}` | open | the web dashboard's static files (see `crate::ui`); they hold no data
 //! | `GET /graphql` | as `POST`, token in the socket's `connection_init` | subscriptions over `graphql-transport-ws`; GraphiQL for a plain GET |
 //!
 //! Run reads answer from the node's applied state (a follower may trail the
@@ -130,6 +131,7 @@ pub fn router(
         .merge(access.guard_changes(Role::Admin, admin))
         .merge(access.guard(Role::Admin, audit_trail))
         .merge(graphql)
+        .merge(crate::ui::router())
         .fallback(error::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(error::body_too_large_as_json))
