@@ -355,44 +355,27 @@ async fn changes_are_rate_limited_per_token_while_reads_and_other_tokens_go_on()
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], "rate_limited", "{body}");
     // GraphQL mutations draw on the same allowance.
-    let mutation = |id: &str| json!({ "query": format!("mutation {{ addAsset(input: {{ id: \"{id}\", name: \"a\", type: \"service\" }}) {{ id }} }}") });
-    let (status, body) = call(
-        &url,
-        Method::POST,
-        "/graphql",
-        Some(OPERATOR_TOKEN),
-        Some(&mutation("svc/limited")),
-    )
-    .await;
+    let graphql = |token: &'static str, query: String| {
+        let body = json!({ "query": query });
+        let url = url.clone();
+        async move { call(&url, Method::POST, "/graphql", Some(token), Some(&body)).await }
+    };
+    let add = |id: &str| {
+        format!("mutation {{ addAsset(input: {{ id: \"{id}\", name: \"a\", type: \"service\" }}) {{ id }} }}")
+    };
+    let (status, body) = graphql(OPERATOR_TOKEN, add("svc/limited")).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(
-        body["errors"][0]["extensions"]["code"], "RATE_LIMITED",
-        "{body}"
-    );
-    assert_eq!(body["errors"][0]["extensions"]["retryAfter"], 1, "{body}");
-    let (_, body) = call(
-        &url,
-        Method::POST,
-        "/graphql",
-        Some(SECOND_ADMIN_TOKEN),
-        Some(&mutation("svc/other")),
-    )
-    .await;
-    assert_eq!(
-        body["data"]["addAsset"]["id"], "svc/other",
-        "another token is served: {body}"
-    );
-    let lookup = json!({ "query": "{ asset(id: \"svc/limited\") { id } }" });
-    let (_, body) = call(
-        &url,
-        Method::POST,
-        "/graphql",
-        Some(OPERATOR_TOKEN),
-        Some(&lookup),
-    )
-    .await;
+    let extensions = &body["errors"][0]["extensions"];
+    assert_eq!(extensions["code"], "RATE_LIMITED", "{body}");
+    assert_eq!(extensions["retryAfter"], 1, "{body}");
+    let (_, body) = graphql(SECOND_ADMIN_TOKEN, add("svc/other")).await;
+    let added = &body["data"]["addAsset"]["id"];
+    assert_eq!(added, "svc/other", "another token is served: {body}");
+    let lookup = "{ asset(id: \"svc/limited\") { id } }".to_string();
+    let (_, body) = graphql(OPERATOR_TOKEN, lookup).await;
+    let refused = &body["data"]["asset"];
     assert!(
-        body["data"]["asset"].is_null(),
+        refused.is_null(),
         "the refused mutation wrote nothing: {body}"
     );
 
