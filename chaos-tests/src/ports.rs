@@ -76,6 +76,19 @@ fn quiet_range() -> Option<Range<u16>> {
     (ephemeral_start >= LOWEST + MIN_RANGE).then_some(LOWEST..ephemeral_start)
 }
 
+/// A port `base` such that `base..base + n` are all free now, for
+/// `cortex dev`, which takes consecutive ports from one base.
+pub fn free_consecutive_ports(n: u16) -> io::Result<u16> {
+    for _ in 0..100 {
+        let base = free_port()?;
+        let fits = base.checked_add(n).is_some();
+        if fits && (1..n).all(|i| TcpListener::bind((Ipv4Addr::LOCALHOST, base + i)).is_ok()) {
+            return Ok(base);
+        }
+    }
+    Err(io::Error::other(format!("no {n} consecutive free ports")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

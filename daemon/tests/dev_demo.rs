@@ -3,8 +3,8 @@
 //! and audit work) to its report, drawing the live view from the run's
 //! event stream, and stops cleanly on Ctrl-C (SIGINT).
 
+use cortex_chaos::ports::free_consecutive_ports;
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -12,22 +12,14 @@ use std::time::Duration;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-/// A base port with the next `n - 1` free as well.
-fn free_ports(n: u16) -> u16 {
-    for _ in 0..100 {
-        let base = cortex_chaos::ports::free_port().unwrap();
-        if base < 65_000 && (1..n).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
-            return base;
-        }
-    }
-    panic!("no {n} consecutive free ports");
-}
-
 #[test]
 fn dev_demo_runs_the_seed_plan_and_stops_on_ctrl_c() {
     let dir = tempfile::tempdir().unwrap();
     // Three voters and four agents take API ports; the voters Raft ports.
-    let (api, raft) = (free_ports(7), free_ports(3));
+    let (api, raft) = (
+        free_consecutive_ports(7).unwrap(),
+        free_consecutive_ports(3).unwrap(),
+    );
     let mut child = Command::new(env!("CARGO_BIN_EXE_cortex"))
         .args([
             "dev",

@@ -4,6 +4,7 @@
 //! `run.finished`, resumes from `Last-Event-ID` without loss or repeats,
 //! and refuses bad input. `cortex run watch` draws it and prints the report.
 
+use cortex_chaos::ports::free_consecutive_ports;
 use std::collections::BTreeSet;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -57,22 +58,12 @@ impl Drop for Dev {
     }
 }
 
-/// A base port with the next `n - 1` free as well.
-fn free_ports(n: u16) -> u16 {
-    for _ in 0..100 {
-        let base = cortex_chaos::ports::free_port().unwrap();
-        if base < 65_000
-            && (1..n).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok())
-        {
-            return base;
-        }
-    }
-    panic!("no {n} consecutive free ports");
-}
-
 async fn start_dev() -> Dev {
     let dir = tempfile::tempdir().unwrap();
-    let (api, raft) = (free_ports(5), free_ports(3));
+    let (api, raft) = (
+        free_consecutive_ports(5).unwrap(),
+        free_consecutive_ports(3).unwrap(),
+    );
     let child = Command::new(env!("CARGO_BIN_EXE_cortex"))
         .args(["dev", "--agents", "2"])
         .args([

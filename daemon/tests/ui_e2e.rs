@@ -15,8 +15,9 @@
 #[path = "support/webdriver.rs"]
 mod webdriver;
 
+use cortex_chaos::ports::free_consecutive_ports;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -78,17 +79,6 @@ for (const m of document.querySelectorAll('[data-master]')) {
 }
 return { status: summary && summary.dataset.status, events: live ? Number(live.dataset.events) : 0, masters };
 "#;
-
-/// A base port with the next `n - 1` free as well.
-fn free_ports(n: u16) -> u16 {
-    for _ in 0..100 {
-        let base = cortex_chaos::ports::free_port().unwrap();
-        if base < 65_000 && (1..n).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
-            return base;
-        }
-    }
-    panic!("no {n} consecutive free ports");
-}
 
 /// The Chromium to drive: `$CHROMIUM`, or `chromium` on the PATH.
 fn chromium() -> PathBuf {
@@ -222,7 +212,10 @@ fn dashboard_shows_the_demo_run_the_cluster_and_the_catalog() {
     chromium(); // fail first, and clearly, without a browser
     let dir = tempfile::tempdir().unwrap();
     let repository = std::fs::canonicalize(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).unwrap();
-    let (api, raft) = (free_ports(7), free_ports(3));
+    let (api, raft) = (
+        free_consecutive_ports(7).unwrap(),
+        free_consecutive_ports(3).unwrap(),
+    );
     let mut dev = Dev(Command::new(env!("CARGO_BIN_EXE_cortex"))
         .args(["dev", "--demo", "--api-port", &api.to_string()])
         .args(["--raft-port", &raft.to_string()])
