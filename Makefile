@@ -1,5 +1,5 @@
 # Every CI step is a local recipe too; .ci/run calls `make test`.
-.PHONY: dev test lint build chart image image-smoke chaos bench fuzz
+.PHONY: dev test test-fresh lint build chart image image-smoke chaos bench fuzz
 
 # Build cortex, start the three-voter dev cluster and run the seed plan on it (Ctrl-C to stop).
 dev:
@@ -8,6 +8,11 @@ dev:
 # Everything CI runs: formatting, lints, and the whole test suite.
 test:
 	bash scripts/test.sh
+
+# `make test` as on a new machine: a fresh clone of HEAD with an empty cargo
+# home, target directory and tool cache; prints how long the cold run took.
+test-fresh:
+	bash scripts/test-fresh.sh
 
 # Formatting and clippy only.
 lint:

@@ -8,7 +8,7 @@
 #   scripts/check-chart.sh [--no-smoke]
 #
 # The tools (scripts/chart-requirements.txt, from PyPI) go to a venv in
-# ${CORTEX_TOOLS_DIR:-$HOME/.cache/cortex/tools}/chart-venv, made once and
+# ${CORTEX_TOOLS_DIR:-${CORTEX_CACHE_DIR:-~/.cache/cortex}/tools}/chart-venv, made once and
 # remade when the requirements change. Needs python3 with venv support.
 # CORTEX_BIN=PATH uses that cortex binary instead of building one.
 #
@@ -18,7 +18,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-tools="${CORTEX_TOOLS_DIR:-$HOME/.cache/cortex/tools}/chart-venv"
+tools="${CORTEX_TOOLS_DIR:-${CORTEX_CACHE_DIR:-$HOME/.cache/cortex}/tools}/chart-venv"
 requirements=scripts/chart-requirements.txt
 stamp="$tools/.requirements.sha256"
 wanted=$(sha256sum "$requirements" | cut -d' ' -f1)

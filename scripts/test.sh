@@ -81,6 +81,13 @@ if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
   fi
 fi
 
+# Every crate in Cargo.lock, for every target platform, into the local
+# registry: `cargo deny --offline` reads them all (a Linux build alone never
+# downloads the Android or Windows ones), and nothing later may depend on
+# what an earlier build on this machine happened to fetch.
+echo "== cargo fetch --locked"
+cargo fetch --locked
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
